@@ -1,0 +1,221 @@
+#include "server/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters/postgres/postgres.h"
+#include "adapters/stub/stub.h"
+#include "common/keyfile.h"
+#include "domain/status.h"
+#include "handlers/handlers.h"
+#include "migrations/migrations.h"
+#include "transport/transport.h"
+
+// The backends this build knows, by --backend name.
+static const evrepl_backend_def *const backends[] = {&evri_stub_backend, &evri_pg_backend};
+
+struct evri_server {
+    evri_log *log;
+    const evrepl_backend_def *def;
+    void *shared;
+    evrepl_replicator *instances;
+    unsigned n_instances;
+    evri_signer *signer;
+    evri_app app;
+    evri_rpc *rpc;
+    evri_transport *transport;
+    evrepl_replica_config *replicas;
+};
+
+static const evrepl_backend_def *
+backend_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        if (strcmp(backends[i]->name, name) == 0) {
+            return backends[i];
+        }
+    }
+    return NULL;
+}
+
+static evrepl_code
+server_backend(evri_server *srv, const evri_config *cfg, evrepl_status *st)
+{
+    evrepl_code code;
+    srv->def = backend_find(cfg->backend);
+    if (srv->def == NULL) {
+        return evri_status_set(st, EVREPL_CODE_INVALID_ARGUMENT, "unknown backend '%s'",
+                               cfg->backend);
+    }
+    if (cfg->n_replicas > 0) {
+        srv->replicas = calloc(cfg->n_replicas, sizeof(*srv->replicas));
+        if (srv->replicas == NULL) {
+            return evri_status_set(st, EVREPL_CODE_INTERNAL, "out of memory");
+        }
+        for (size_t i = 0; i < cfg->n_replicas; i++) {
+            srv->replicas[i].id = cfg->replica_ids[i];
+            srv->replicas[i].conninfo = cfg->replica_conninfos[i];
+        }
+    }
+    bool blocking_hint = strcmp(cfg->backend, "stub") != 0;
+    evrepl_replicator_config rc = {
+        .stub_replicas = cfg->stub_replicas,
+        .n_stub_replicas = cfg->n_stub_replicas,
+        .stub_fail_code = cfg->stub_fail_code,
+        .stub_fail_after = cfg->stub_fail_after,
+        .primary_conninfo = cfg->primary,
+        .replicas = srv->replicas,
+        .n_replicas = cfg->n_replicas,
+        .trusted_keys_file = cfg->trusted_keys,
+        .state_file = cfg->state_file,
+        .n_instances = blocking_hint ? cfg->workers : 1,
+        .schema_version = evri_schema_version,
+        .log = srv->log,
+    };
+    if ((code = srv->def->shared_create(&rc, &srv->shared, st)) != EVREPL_CODE_OK) {
+        srv->def = NULL;
+        return code;
+    }
+    // The first instance tells whether the backend blocks; blocking backends get one instance
+    // per worker, non-blocking ones share the first.
+    evrepl_replicator first;
+    if ((code = srv->def->create(srv->shared, &first, st)) != EVREPL_CODE_OK) {
+        return code;
+    }
+    unsigned n = first.ops->blocking ? cfg->workers : 1;
+    srv->instances = calloc(n, sizeof(*srv->instances));
+    if (srv->instances == NULL) {
+        evrepl_replicator_destroy(&first);
+        return evri_status_set(st, EVREPL_CODE_INTERNAL, "out of memory");
+    }
+    srv->instances[srv->n_instances++] = first;
+    while (srv->n_instances < n) {
+        code = srv->def->create(srv->shared, &srv->instances[srv->n_instances], st);
+        if (code != EVREPL_CODE_OK) {
+            return code;
+        }
+        srv->n_instances++;
+    }
+    return evri_status_ok(st);
+}
+
+evrepl_code
+evri_server_create(evri_server **out, const evri_config *cfg, FILE *log_sink, evrepl_status *st)
+{
+    evrepl_code code;
+    evri_server *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL) {
+        return evri_status_set(st, EVREPL_CODE_INTERNAL, "out of memory starting the server");
+    }
+    srv->log = evri_log_create(log_sink, cfg->log_format, cfg->log_level);
+    if (srv->log == NULL) {
+        code = evri_status_set(st, EVREPL_CODE_INTERNAL, "out of memory starting the server");
+        goto fail;
+    }
+    if (cfg->receipt_key != NULL &&
+        (code = evri_keyfile_read(&srv->signer, cfg->receipt_key, st)) != EVREPL_CODE_OK) {
+        goto fail;
+    }
+    if ((code = server_backend(srv, cfg, st)) != EVREPL_CODE_OK) {
+        goto fail;
+    }
+    const evrepl_replicator_ops *ops = srv->instances[0].ops;
+    srv->app = (evri_app){
+        .version = EVREPL_VERSION_STRING,
+        .schema_version = evri_schema_version,
+        .shared = srv->instances[0],
+        .receipt_signer = srv->signer,
+    };
+    size_t n_bindings;
+    const evri_service_binding *bindings = evri_handler_bindings(&n_bindings);
+    evri_rpc_config rc = {
+        .bindings = bindings,
+        .n_bindings = n_bindings,
+        .backend_name = ops->name,
+        .dev_mode = ops->dev_mode,
+        .backend_blocking = ops->blocking,
+        .default_timeout_ms = cfg->default_timeout_ms,
+        .max_timeout_ms = cfg->max_timeout_ms,
+        .max_metadata_bytes = cfg->max_metadata_bytes,
+        .log = srv->log,
+        .auth = NULL,
+        .app = &srv->app,
+    };
+    if ((code = evri_rpc_create(&srv->rpc, &rc, st)) != EVREPL_CODE_OK) {
+        goto fail;
+    }
+    evri_transport_config tc = {
+        .urls = (const char *const *)cfg->listen,
+        .n_urls = cfg->n_listen,
+        .max_message_bytes = cfg->max_message_bytes,
+        .max_queue = cfg->max_queue,
+        .rpc = srv->rpc,
+        .shared = srv->instances[0],
+        .instances = ops->blocking ? srv->instances : NULL,
+        .n_workers = ops->blocking ? srv->n_instances : 0,
+        .ipc_mode = cfg->ipc_mode,
+        .tls_cert_file = cfg->tls_cert,
+        .tls_key_file = cfg->tls_key,
+        .tls_ca_file = cfg->tls_ca,
+        .log = srv->log,
+    };
+    if ((code = evri_transport_create(&srv->transport, &tc, st)) != EVREPL_CODE_OK) {
+        goto fail;
+    }
+    if (ops->dev_mode) {
+        evri_log_fields(srv->log, EVRI_LOG_WARN,
+                        "DEV MODE: the stub backend fakes every answer; receipts and "
+                        "verifications prove nothing",
+                        (evri_log_field[]){evri_lf_str("backend", ops->name)}, 1);
+    }
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        evri_log_fields(srv->log, EVRI_LOG_INFO, "listening",
+                        (evri_log_field[]){evri_lf_str("url", cfg->listen[i])}, 1);
+    }
+    evri_log_fields(
+        srv->log, EVRI_LOG_INFO, "serving",
+        (evri_log_field[]){evri_lf_str("backend", ops->name),
+                           evri_lf_str("version", EVREPL_VERSION_STRING),
+                           evri_lf_str("schema_version", evri_schema_version),
+                           evri_lf_uint("workers", ops->blocking ? srv->n_instances : 0),
+                           evri_lf_bool("receipts_signed", srv->signer != NULL)},
+        5);
+    *out = srv;
+    return evri_status_ok(st);
+fail:
+    evri_server_destroy(srv);
+    return code;
+}
+
+unsigned
+evri_server_drain(evri_server *srv, uint32_t timeout_ms)
+{
+    evri_log_fields(srv->log, EVRI_LOG_INFO, "draining", NULL, 0);
+    unsigned left = evri_transport_drain(srv->transport, timeout_ms);
+    if (left > 0) {
+        evri_log_fields(srv->log, EVRI_LOG_WARN, "drain timed out",
+                        (evri_log_field[]){evri_lf_uint("unanswered", left)}, 1);
+    }
+    return left;
+}
+
+void
+evri_server_destroy(evri_server *srv)
+{
+    if (srv == NULL) {
+        return;
+    }
+    evri_transport_destroy(srv->transport);
+    evri_rpc_destroy(srv->rpc);
+    for (unsigned i = 0; i < srv->n_instances; i++) {
+        evrepl_replicator_destroy(&srv->instances[i]);
+    }
+    free(srv->instances);
+    if (srv->def != NULL) {
+        srv->def->shared_destroy(srv->shared);
+    }
+    free(srv->replicas);
+    evri_signer_destroy(srv->signer);
+    evri_log_destroy(srv->log);
+    free(srv);
+}

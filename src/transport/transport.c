@@ -1,0 +1,432 @@
+#include "transport/transport.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
+#include <nng/transport/ipc/ipc.h>
+
+#include "common/clock.h"
+#include "domain/status.h"
+#include "nngx/nngx.h"
+
+typedef enum slot_state {
+    SLOT_RECV,
+    SLOT_SEND,
+} slot_state;
+
+// One receiving context: its aio, the message in hand and the call slot.
+typedef struct slot {
+    evri_transport *t;
+    nng_ctx ctx;
+    nng_aio *aio;
+    nng_msg *msg;
+    evri_call *call;
+    slot_state state;
+    bool admitted; // counted in t->active until its reply is sent
+} slot;
+
+typedef struct worker {
+    evri_transport *t;
+    pthread_t thread;
+    bool started;
+    evrepl_replicator backend;
+} worker;
+
+struct evri_transport {
+    evri_transport_config cfg;
+    nng_socket sock;
+    bool sock_open;
+    nng_listener *listeners;
+    size_t n_listeners;
+    nng_tls_config *tls;
+    slot *slots;
+    unsigned n_slots;
+    worker *workers;
+    unsigned n_workers;
+
+    // The worker queue: a ring of slots waiting for a worker.
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    slot **queue;
+    unsigned q_head;
+    unsigned q_len;
+    bool q_closed;
+
+    // Calls taken (not turned away by draining) whose reply is not yet handed to NNG.
+    atomic_uint active;
+    atomic_bool closing;
+};
+
+static void slot_cb(void *arg);
+
+static void
+slot_recv(slot *s)
+{
+    s->state = SLOT_RECV;
+    s->msg = NULL;
+    nng_ctx_recv(s->ctx, s->aio);
+}
+
+// Encodes the call's outcome into the message in hand and sends it.
+static void
+slot_reply(slot *s)
+{
+    const uint8_t *data;
+    size_t len;
+    bool ok = evri_call_encode(s->call, &data, &len);
+    evri_call_end(s->call);
+    if (!ok) {
+        // Out of memory: no reply can be built; the caller's deadline covers it.
+        nng_msg_free(s->msg);
+        if (s->admitted) {
+            s->admitted = false;
+            atomic_fetch_sub(&s->t->active, 1);
+        }
+        slot_recv(s);
+        return;
+    }
+    nng_msg_clear(s->msg);
+    if (nng_msg_append(s->msg, data, len) != 0) {
+        nng_msg_free(s->msg);
+        if (s->admitted) {
+            s->admitted = false;
+            atomic_fetch_sub(&s->t->active, 1);
+        }
+        slot_recv(s);
+        return;
+    }
+    nng_aio_set_msg(s->aio, s->msg);
+    s->msg = NULL;
+    s->state = SLOT_SEND;
+    nng_ctx_send(s->ctx, s->aio);
+}
+
+static bool
+queue_push(evri_transport *t, slot *s)
+{
+    bool ok = false;
+    pthread_mutex_lock(&t->mu);
+    if (!t->q_closed && t->q_len < t->cfg.max_queue) {
+        t->queue[(t->q_head + t->q_len) % t->cfg.max_queue] = s;
+        t->q_len++;
+        ok = true;
+        pthread_cond_signal(&t->cv);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return ok;
+}
+
+static slot *
+queue_pop(evri_transport *t)
+{
+    slot *s = NULL;
+    pthread_mutex_lock(&t->mu);
+    while (t->q_len == 0 && !t->q_closed) {
+        pthread_cond_wait(&t->cv, &t->mu);
+    }
+    if (t->q_len > 0) {
+        s = t->queue[t->q_head];
+        t->q_head = (t->q_head + 1) % t->cfg.max_queue;
+        t->q_len--;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return s;
+}
+
+static void *
+worker_main(void *arg)
+{
+    worker *w = arg;
+    slot *s;
+    while ((s = queue_pop(w->t)) != NULL) {
+        evri_call_set_backend(s->call, w->backend);
+        evri_call_run(s->call);
+        slot_reply(s);
+    }
+    return NULL;
+}
+
+static void
+slot_peer(const slot *s, evri_peer *peer)
+{
+    uint64_t uid;
+    nng_pipe p = nng_msg_get_pipe(s->msg);
+    *peer = (evri_peer){0};
+    // Only ipc:// pipes report a peer uid; for the others this fails and has_uid stays false.
+    if (nng_pipe_id(p) > 0 && nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) == 0) {
+        peer->has_uid = true;
+        peer->uid = uid;
+    }
+}
+
+static void
+slot_received(slot *s)
+{
+    evri_transport *t = s->t;
+    evri_peer peer;
+    s->msg = nng_aio_get_msg(s->aio);
+    slot_peer(s, &peer);
+    // Count the call before looking at the drain flag: evri_transport_drain() sets the flag
+    // before it reads the count, so either it waits for this call or the call sees the flag
+    // (and the rpc answers it UNAVAILABLE).
+    atomic_fetch_add(&t->active, 1);
+    s->admitted = true;
+    if (evri_rpc_draining(t->cfg.rpc)) {
+        s->admitted = false;
+        atomic_fetch_sub(&t->active, 1);
+    }
+    evri_call_next next =
+        evri_call_begin(s->call, nng_msg_body(s->msg), nng_msg_len(s->msg), evri_now_ns(), &peer);
+    switch (next) {
+    case EVRI_CALL_REPLY:
+        break;
+    case EVRI_CALL_RUN_INLINE:
+        evri_call_set_backend(s->call, t->cfg.shared);
+        evri_call_run(s->call);
+        break;
+    case EVRI_CALL_RUN_WORKER:
+        if (queue_push(t, s)) {
+            return; // a worker replies
+        }
+        evri_call_fail(s->call, EVREPL_CODE_RESOURCE_EXHAUSTED,
+                       "the server is busy: all %u workers are working and %u calls wait; "
+                       "retry later",
+                       t->n_workers, t->cfg.max_queue);
+        break;
+    }
+    slot_reply(s);
+}
+
+static void
+slot_cb(void *arg)
+{
+    slot *s = arg;
+    evri_transport *t = s->t;
+    int rv = nng_aio_result(s->aio);
+    switch (s->state) {
+    case SLOT_RECV:
+        if (rv == NNG_ECLOSED || rv == NNG_ECANCELED || atomic_load(&t->closing)) {
+            return; // the socket is closing: this context stops
+        }
+        if (rv != 0) {
+            evri_logf(t->cfg.log, EVRI_LOG_WARN, "receive failed: %s", nng_strerror(rv));
+            slot_recv(s);
+            return;
+        }
+        slot_received(s);
+        return;
+    case SLOT_SEND:
+        if (rv != 0) {
+            // NNG keeps a message it could not send; the peer is gone.
+            nng_msg_free(nng_aio_get_msg(s->aio));
+        }
+        if (s->admitted) {
+            s->admitted = false;
+            atomic_fetch_sub(&t->active, 1);
+        }
+        if (rv == NNG_ECLOSED || atomic_load(&t->closing)) {
+            return;
+        }
+        slot_recv(s);
+        return;
+    }
+}
+
+static evrepl_code
+listen_one(evri_transport *t, const char *url, nng_listener *l, evrepl_status *st)
+{
+    int rv = nng_listener_create(l, t->sock, url);
+    if (rv != 0) {
+        return evri_status_set(st, EVREPL_CODE_INVALID_ARGUMENT,
+                               "cannot listen on %s: %s (want ipc://PATH, tcp://HOST:PORT, "
+                               "tls+tcp://HOST:PORT or inproc://NAME)",
+                               url, nng_strerror(rv));
+    }
+    if (strncmp(url, "ipc://", 6) == 0 &&
+        (rv = nng_listener_set_int(*l, NNG_OPT_IPC_PERMISSIONS, (int)t->cfg.ipc_mode)) != 0) {
+        return evri_status_set(st, EVREPL_CODE_INVALID_ARGUMENT, "cannot set the mode of %s: %s",
+                               url, nng_strerror(rv));
+    }
+    if (evri_url_is_tls(url)) {
+        if (t->tls == NULL) {
+            evrepl_code code =
+                evri_tls_config_create(&t->tls, NNG_TLS_MODE_SERVER, t->cfg.tls_cert_file,
+                                       t->cfg.tls_key_file, t->cfg.tls_ca_file, NULL, st);
+            if (code != EVREPL_CODE_OK) {
+                return code;
+            }
+        }
+        if ((rv = nng_listener_set_ptr(*l, NNG_OPT_TLS_CONFIG, t->tls)) != 0) {
+            return evri_status_set(st, EVREPL_CODE_INTERNAL, "cannot use TLS on %s: %s", url,
+                                   nng_strerror(rv));
+        }
+    }
+    if ((rv = nng_listener_start(*l, 0)) != 0) {
+        if (rv == NNG_EADDRINUSE) {
+            return evri_status_set(st, EVREPL_CODE_UNAVAILABLE,
+                                   "cannot listen on %s: the address is already in use", url);
+        }
+        return evri_status_set(st, evri_code_from_nng(rv), "cannot listen on %s: %s", url,
+                               nng_strerror(rv));
+    }
+    return EVREPL_CODE_OK;
+}
+
+evrepl_code
+evri_transport_create(evri_transport **out, const evri_transport_config *cfg, evrepl_status *st)
+{
+    evrepl_code code = EVREPL_CODE_OK;
+    int rv;
+    evri_transport *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        return evri_status_set(st, EVREPL_CODE_INTERNAL, "out of memory starting the server");
+    }
+    t->cfg = *cfg;
+    if (t->cfg.max_queue == 0) {
+        t->cfg.max_queue = 1;
+    }
+    if (t->cfg.n_contexts == 0) {
+        t->cfg.n_contexts = cfg->n_workers + t->cfg.max_queue + 32;
+    }
+    atomic_init(&t->active, 0);
+    atomic_init(&t->closing, false);
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+
+    if ((rv = nng_rep0_open(&t->sock)) != 0) {
+        code = evri_status_set(st, EVREPL_CODE_INTERNAL, "cannot open a rep0 socket: %s",
+                               nng_strerror(rv));
+        goto fail;
+    }
+    t->sock_open = true;
+    // NNG 1.5 accepts messages of any declared size by default; this bound applies to every
+    // pipe before NNG allocates the message.
+    if ((rv = nng_socket_set_size(t->sock, NNG_OPT_RECVMAXSZ, cfg->max_message_bytes)) != 0) {
+        code = evri_status_set(st, EVREPL_CODE_INTERNAL, "cannot limit message size: %s",
+                               nng_strerror(rv));
+        goto fail;
+    }
+
+    t->queue = calloc(t->cfg.max_queue, sizeof(*t->queue));
+    t->slots = calloc(t->cfg.n_contexts, sizeof(*t->slots));
+    t->listeners = calloc(cfg->n_urls > 0 ? cfg->n_urls : 1, sizeof(*t->listeners));
+    t->workers = calloc(cfg->n_workers > 0 ? cfg->n_workers : 1, sizeof(*t->workers));
+    if (t->queue == NULL || t->slots == NULL || t->listeners == NULL || t->workers == NULL) {
+        code = evri_status_set(st, EVREPL_CODE_INTERNAL, "out of memory starting the server");
+        goto fail;
+    }
+    for (unsigned i = 0; i < t->cfg.n_contexts; i++) {
+        slot *s = &t->slots[i];
+        s->t = t;
+        if ((s->call = evri_call_create(cfg->rpc)) == NULL ||
+            (rv = nng_aio_alloc(&s->aio, slot_cb, s)) != 0 ||
+            (rv = nng_ctx_open(&s->ctx, t->sock)) != 0) {
+            code = evri_status_set(st, EVREPL_CODE_INTERNAL, "cannot create context %u", i);
+            goto fail;
+        }
+        t->n_slots++;
+    }
+    for (unsigned i = 0; i < cfg->n_workers; i++) {
+        worker *w = &t->workers[i];
+        w->t = t;
+        w->backend = cfg->instances[i];
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            code = evri_status_set(st, EVREPL_CODE_INTERNAL, "cannot start worker %u", i);
+            goto fail;
+        }
+        w->started = true;
+        t->n_workers++;
+    }
+    for (size_t i = 0; i < cfg->n_urls; i++) {
+        if ((code = listen_one(t, cfg->urls[i], &t->listeners[i], st)) != EVREPL_CODE_OK) {
+            goto fail;
+        }
+        t->n_listeners++;
+    }
+    for (unsigned i = 0; i < t->n_slots; i++) {
+        slot_recv(&t->slots[i]);
+    }
+    *out = t;
+    return evri_status_ok(st);
+fail:
+    evri_transport_destroy(t);
+    return code;
+}
+
+unsigned
+evri_transport_drain(evri_transport *t, uint32_t timeout_ms)
+{
+    uint64_t deadline = evri_now_ns() + (uint64_t)timeout_ms * EVRI_NS_PER_MS;
+    evri_rpc_drain(t->cfg.rpc);
+    // Calls already taken run to their answers; new ones are answered UNAVAILABLE meanwhile.
+    while (atomic_load(&t->active) > 0 && evri_now_ns() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    unsigned left = atomic_load(&t->active);
+    // A reply handed to NNG is queued on its pipe; give the pipes a moment to write it out
+    // before the socket closes and drops what is still queued.
+    struct timespec grace = {0, 100 * 1000 * 1000};
+    nanosleep(&grace, NULL);
+    return left;
+}
+
+void
+evri_transport_destroy(evri_transport *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    atomic_store(&t->closing, true);
+    pthread_mutex_lock(&t->mu);
+    t->q_closed = true;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    for (unsigned i = 0; i < t->n_workers; i++) {
+        if (t->workers[i].started) {
+            pthread_join(t->workers[i].thread, NULL);
+        }
+    }
+    // Calls still queued when the workers stopped get no reply; free their messages.
+    while (t->q_len > 0) {
+        slot *s = t->queue[t->q_head];
+        t->q_head = (t->q_head + 1) % t->cfg.max_queue;
+        t->q_len--;
+        evri_call_end(s->call);
+        nng_msg_free(s->msg);
+        s->msg = NULL;
+    }
+    if (t->sock_open) {
+        nng_close(t->sock); // aborts every pending aio with NNG_ECLOSED
+    }
+    for (unsigned i = 0; i < t->n_slots; i++) {
+        slot *s = &t->slots[i];
+        if (s->aio != NULL) {
+            nng_aio_stop(s->aio);
+        }
+    }
+    for (unsigned i = 0; t->slots != NULL && i < t->cfg.n_contexts; i++) {
+        slot *s = &t->slots[i];
+        if (s->aio != NULL) {
+            nng_aio_free(s->aio);
+        }
+        evri_call_destroy(s->call);
+    }
+    if (t->tls != NULL) {
+        nng_tls_config_free(t->tls);
+    }
+    free(t->slots);
+    free(t->queue);
+    free(t->listeners);
+    free(t->workers);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    free(t);
+}

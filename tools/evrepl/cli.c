@@ -15,6 +15,13 @@ static const evri_cmd commands[] = {
     {"health", evri_cmd_health, "[--service NAME]", "Health/Check"},
     {"describe", evri_cmd_describe, "", "Server/Describe"},
     {"keygen", evri_cmd_keygen, "--out FILE", "make an Ed25519 key pair (FILE, FILE.pub)"},
+    {"migrate", evri_cmd_migrate, "--db CONNINFO", "apply the embedded schema migrations"},
+    {"register-key", evri_cmd_register_key, "--db CONNINFO --key FILE",
+     "store a signing key's public half in signing_keys"},
+    {"append", evri_cmd_append,
+     "--db CONNINFO --key FILE --type TYPE (--payload TEXT | --payload-file FILE) [--count N] "
+     "[--stats]",
+     "append signed, chained events as the single writer; print their ids"},
 };
 
 const evri_cmd *

@@ -12,6 +12,7 @@ const { Client, Method, DEFAULT_TIMEOUT_MS } = require('./client');
 const { Code, codeName, EvreplError, DeadlineExceededError } = require('./errors');
 const types = require('./types');
 const signing = require('./signing');
+const events = require('./events');
 
 module.exports = {
   Client,
@@ -37,4 +38,10 @@ module.exports = {
   verificationCanonicalBytes: signing.verificationCanonicalBytes,
   verifyReceipt: signing.verifyReceipt,
   verifyVerification: signing.verifyVerification,
+  eventCanonicalBytes: events.eventCanonicalBytes,
+  eventContentHash: events.eventContentHash,
+  eventFieldProblem: events.eventFieldProblem,
+  checkEvent: events.checkEvent,
+  checkChain: events.checkChain,
+  decodeEventCanonical: events.decodeEventCanonical,
 };

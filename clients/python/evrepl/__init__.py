@@ -18,6 +18,16 @@ from .client import (
     Client,
 )
 from .errors import Code, DeadlineExceeded, EvreplError, code_name
+from .events import (
+    Event,
+    EventVerdict,
+    check_chain,
+    check_event,
+    decode_event_canonical,
+    event_canonical_bytes,
+    event_content_hash,
+    event_field_problem,
+)
 from .signing import (
     key_id,
     receipt_canonical_bytes,
@@ -38,7 +48,9 @@ from .types import (
 )
 
 __all__ = [
-    "AckState", "Client", "Code", "DEFAULT_TIMEOUT_MS", "DeadlineExceeded", "EvreplError",
+    "AckState", "Client", "Code", "DEFAULT_TIMEOUT_MS", "DeadlineExceeded", "Event", "EventVerdict",
+    "EvreplError", "check_chain", "check_event", "decode_event_canonical", "event_canonical_bytes",
+    "event_content_hash", "event_field_problem",
     "METHOD_DESCRIBE", "METHOD_HEALTH_CHECK", "METHOD_PROPAGATE_EVENT", "METHOD_VERIFY_REPLICAS",
     "Receipt", "ReplicaAck", "ReplicaVerification", "ReplicationStatus", "ServerDescription",
     "ServingStatus", "Timestamp", "Verification", "code_name", "key_id", "receipt_canonical_bytes",

@@ -91,7 +91,7 @@ def main():
 
     doc = {
         "format": "evrepl.receipt.v1 and evrepl.verification.v1",
-        "source": "src/domain/receipt.c (docs/receipt-format.md when it lands); captured from evrepld "
+        "source": "docs/receipt-format.md (src/domain/receipt.c); captured from evrepld "
                   "(stub backend) by tests/clients/make_receipt_vectors.py",
         "public_key_hex": pk.hex(),
         "key_id": hashlib.sha256(pk).digest()[:16].hex(),

@@ -9,7 +9,7 @@ const evrepl = require('..');
 const pb = require('../src/proto');
 const { FakeServer, NNG_REQ0_HEADER, NNG_REP0_HEADER, writeMessage, freeTcpPort, sleep } = require('./support');
 
-const SLACK_MS = 500; // what a loaded machine may add
+const SLACK_MS = 1000; // what a loaded machine may add (the client default is 5 s)
 
 function okResponse(payload, metadata = {}) {
   return Buffer.from(pb.Response.encode(pb.Response.create({ status: { code: 0 }, payload, metadata })).finish());

@@ -165,6 +165,23 @@ meta_key_valid(const char *k)
     return true;
 }
 
+// The time a call may take on the server: the caller's timeout less a margin for the reply's
+// trip back, so that an answer made "at the deadline" still reaches a caller whose clock
+// started earlier (a tenth of the timeout, at least 1 ms and at most 100 ms).
+static uint64_t
+rpc_budget_ns(uint32_t timeout_ms)
+{
+    uint64_t t = (uint64_t)timeout_ms * EVRI_NS_PER_MS;
+    uint64_t margin = t / 10;
+    if (margin < EVRI_NS_PER_MS) {
+        margin = EVRI_NS_PER_MS;
+    }
+    if (margin > 100 * EVRI_NS_PER_MS) {
+        margin = 100 * EVRI_NS_PER_MS;
+    }
+    return t > margin ? t - margin : t / 2;
+}
+
 static evri_call_next call_reply(evri_call *call, evrepl_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -224,7 +241,7 @@ evri_call_begin(evri_call *call, const uint8_t *body, size_t len, uint64_t now_n
     evri_wbuf_reset(&call->resp);
     evri_status_ok(&call->status);
     call->received_ns = now_ns;
-    call->deadline_ns = now_ns + (uint64_t)rpc->cfg.default_timeout_ms * EVRI_NS_PER_MS;
+    call->deadline_ns = now_ns + rpc_budget_ns(rpc->cfg.default_timeout_ms);
     call->peer = peer != NULL ? *peer : (evri_peer){0};
 
     call->req = evrepl__rpc__v1__request__unpack(NULL, len, body);
@@ -248,7 +265,7 @@ evri_call_begin(evri_call *call, const uint8_t *body, size_t len, uint64_t now_n
     if (timeout_ms > rpc->cfg.max_timeout_ms) {
         timeout_ms = rpc->cfg.max_timeout_ms;
     }
-    call->deadline_ns = now_ns + (uint64_t)timeout_ms * EVRI_NS_PER_MS;
+    call->deadline_ns = now_ns + rpc_budget_ns(timeout_ms);
 
     call->method = rpc_lookup(rpc, call->req->method);
     if (call->method == NULL) {

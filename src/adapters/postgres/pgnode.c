@@ -1,0 +1,389 @@
+#include "adapters/postgres/pgnode.h"
+
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "adapters/postgres/pgconn.h"
+#include "common/clock.h"
+#include "domain/status.h"
+
+#define PGN_APP_NAME "evrepld"
+
+void
+pgn_init(pgn *n, const char *id, const char *conninfo, bool listen)
+{
+    memset(n, 0, sizeof(*n));
+    n->id = id;
+    n->conninfo = conninfo;
+    n->listen = listen;
+    n->phase = PGN_DOWN;
+}
+
+static void
+pgn_clear_result(pgn *n)
+{
+    if (n->res != NULL) {
+        PQclear(n->res);
+        n->res = NULL;
+    }
+}
+
+void
+pgn_reset(pgn *n, evrepl_code code, const char *fmt, ...)
+{
+    if (n->conn != NULL) {
+        PQfinish(n->conn); // also after a failed connect (libpq's rule)
+        n->conn = NULL;
+    }
+    n->phase = PGN_DOWN;
+    n->listening = false;
+    pgn_clear_result(n);
+    n->done = true;
+    n->code = code;
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        (void)vsnprintf(n->error, sizeof(n->error), fmt, ap);
+        va_end(ap);
+    }
+}
+
+void
+pgn_fini(pgn *n)
+{
+    pgn_reset(n, EVREPL_CODE_OK, NULL);
+}
+
+void
+pgn_set_query(pgn *n, const char *sql, int n_params, const char *const *params)
+{
+    n->sql = sql;
+    n->n_params = n_params;
+    for (int i = 0; i < n_params && i < PGN_MAX_PARAMS; i++) {
+        n->params[i] = params[i];
+    }
+    n->sent = false;
+    n->retried = false;
+    n->reused = n->conn != NULL;
+    n->done = false;
+    n->code = EVREPL_CODE_OK;
+    n->error[0] = '\0';
+    pgn_clear_result(n);
+}
+
+void
+pgn_clear_query(pgn *n)
+{
+    n->sql = NULL;
+    n->done = true;
+}
+
+static void
+pgn_take_notifies(pgn *n)
+{
+    PGnotify *note;
+    while ((note = PQnotifies(n->conn)) != NULL) {
+        n->notified = true;
+        snprintf(n->notified_payload, sizeof(n->notified_payload), "%s", note->extra);
+        PQfreemem(note);
+    }
+}
+
+static void pgn_advance(pgn *n);
+
+// Fails the node with libpq's (masked) message for its connection.
+static void
+pgn_fail_conn(pgn *n, const char *what)
+{
+    evrepl_status st;
+    evri_pg_connect_error(n->conn, n->conninfo, &st);
+    // "cannot connect to the database: ..." -> keep libpq's reason, say what we were doing.
+    const char *reason = strstr(st.message, ": ");
+    pgn_reset(n, EVREPL_CODE_UNAVAILABLE, "%s: %s", what, reason != NULL ? reason + 2 : st.message);
+}
+
+static void
+pgn_start_connect(pgn *n)
+{
+    const char *keys[EVRI_PG_CONN_PARAMS];
+    const char *vals[EVRI_PG_CONN_PARAMS];
+    evri_pg_conn_params(n->conninfo, PGN_APP_NAME, keys, vals);
+    n->conn = PQconnectStartParams(keys, vals, 1);
+    n->listening = false;
+    if (n->conn == NULL || PQstatus(n->conn) == CONNECTION_BAD) {
+        pgn_fail_conn(n, "cannot connect");
+        return;
+    }
+    n->phase = PGN_CONNECTING;
+    n->poll = PGRES_POLLING_WRITING;
+}
+
+// A session that was idle before this run may have broken meanwhile (the server restarted):
+// replace it once and resend; a fresh session that fails is a real failure.
+static void
+pgn_retry_or_fail(pgn *n, const char *what)
+{
+    if (n->reused && !n->retried) {
+        n->retried = true;
+        n->reused = false;
+        PQfinish(n->conn);
+        n->conn = NULL;
+        n->phase = PGN_DOWN;
+        n->listening = false;
+        n->code = EVREPL_CODE_OK;
+        n->error[0] = '\0';
+        pgn_advance(n);
+        return;
+    }
+    pgn_fail_conn(n, what);
+}
+
+static void
+pgn_send(pgn *n)
+{
+    const char *sql = n->sql;
+    int np = n->n_params;
+    if (n->listen && !n->listening) {
+        sql = "LISTEN " EVRI_PG_NOTIFY_CHANNEL;
+        np = 0;
+    }
+    int ok = np > 0 ? PQsendQueryParams(n->conn, sql, np, NULL, n->params, NULL, NULL, 1)
+                    : PQsendQueryParams(n->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+    if (!ok) {
+        pgn_retry_or_fail(n, "cannot send a query");
+        return;
+    }
+    n->phase = sql == n->sql ? PGN_BUSY : PGN_SETUP;
+    if (PQflush(n->conn) < 0) {
+        pgn_retry_or_fail(n, "cannot send a query");
+    }
+}
+
+// Reads what arrived; completes the query or the LISTEN when its results are in.
+static void
+pgn_read(pgn *n)
+{
+    if (!PQconsumeInput(n->conn)) {
+        pgn_retry_or_fail(n, "lost the connection");
+        return;
+    }
+    pgn_take_notifies(n);
+    if (PQflush(n->conn) < 0) {
+        pgn_retry_or_fail(n, "lost the connection");
+        return;
+    }
+    while (!PQisBusy(n->conn)) {
+        PGresult *r = PQgetResult(n->conn);
+        if (r == NULL) {
+            // The statement is complete.
+            if (n->phase == PGN_SETUP) {
+                n->phase = PGN_IDLE;
+                if (n->code != EVREPL_CODE_OK) {
+                    pgn_reset(n, n->code, "%s", n->error);
+                    return;
+                }
+                n->listening = true;
+                pgn_send(n);
+                return;
+            }
+            n->phase = PGN_IDLE;
+            n->done = true;
+            return;
+        }
+        ExecStatusType s = PQresultStatus(r);
+        if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
+            if (n->phase == PGN_BUSY) {
+                pgn_clear_result(n);
+                n->res = r;
+            } else {
+                PQclear(r);
+            }
+        } else {
+            evrepl_status st;
+            evri_pg_result_check(n->conn, r, PGRES_TUPLES_OK,
+                                 n->phase == PGN_BUSY ? "query" : "LISTEN", &st);
+            n->code = st.code;
+            snprintf(n->error, sizeof(n->error), "%.190s", st.message);
+            pgn_clear_result(n);
+            PQclear(r);
+        }
+    }
+}
+
+static void
+pgn_advance(pgn *n)
+{
+    if (n->done || n->sql == NULL) {
+        return;
+    }
+    switch (n->phase) {
+    case PGN_DOWN:
+        pgn_start_connect(n);
+        return;
+    case PGN_CONNECTING:
+        n->poll = PQconnectPoll(n->conn);
+        if (n->poll == PGRES_POLLING_FAILED) {
+            pgn_fail_conn(n, "cannot connect");
+            return;
+        }
+        if (n->poll == PGRES_POLLING_OK) {
+            evrepl_status st;
+            if (evri_pg_session_check(n->conn, &st) != EVREPL_CODE_OK) {
+                pgn_reset(n, st.code, "%s", st.message);
+                return;
+            }
+            if (PQsetnonblocking(n->conn, 1) != 0) {
+                pgn_fail_conn(n, "cannot use the connection");
+                return;
+            }
+            n->phase = PGN_IDLE;
+            pgn_send(n);
+        }
+        return;
+    case PGN_IDLE:
+        pgn_send(n);
+        return;
+    case PGN_SETUP:
+    case PGN_BUSY:
+        pgn_read(n);
+        return;
+    }
+}
+
+void
+pgn_run(pgn *const *nodes, size_t n, uint64_t deadline_ns)
+{
+    struct pollfd pfd[16];
+    pgn *who[16];
+    for (size_t i = 0; i < n; i++) {
+        if (nodes[i]->sql != NULL && !nodes[i]->done) {
+            pgn_advance(nodes[i]);
+        }
+    }
+    for (;;) {
+        size_t k = 0;
+        for (size_t i = 0; i < n && k < 16; i++) {
+            pgn *nd = nodes[i];
+            if (nd->sql == NULL || nd->done || nd->conn == NULL) {
+                continue;
+            }
+            short ev = POLLIN;
+            if (nd->phase == PGN_CONNECTING) {
+                ev = nd->poll == PGRES_POLLING_WRITING ? POLLOUT : POLLIN;
+            } else if (PQisnonblocking(nd->conn) && PQflush(nd->conn) == 1) {
+                ev |= POLLOUT;
+            }
+            pfd[k] = (struct pollfd){.fd = PQsocket(nd->conn), .events = ev};
+            who[k++] = nd;
+        }
+        if (k == 0) {
+            return;
+        }
+        int left = evri_ms_left(deadline_ns);
+        if (left <= 0) {
+            for (size_t i = 0; i < k; i++) {
+                pgn_reset(who[i], EVREPL_CODE_DEADLINE_EXCEEDED, "no answer before the deadline");
+            }
+            return;
+        }
+        int rc = poll(pfd, (nfds_t)k, left);
+        if (rc < 0) {
+            continue; // EINTR
+        }
+        for (size_t i = 0; i < k; i++) {
+            if (pfd[i].revents != 0) {
+                pgn_advance(who[i]);
+            }
+        }
+    }
+}
+
+void
+pgn_poll_notify(pgn *n)
+{
+    if (n->conn == NULL || n->phase != PGN_IDLE) {
+        return;
+    }
+    if (!PQconsumeInput(n->conn)) {
+        pgn_fail_conn(n, "lost the connection");
+        return;
+    }
+    pgn_take_notifies(n);
+}
+
+bool
+pgn_wait_notify(pgn *const *nodes, size_t n, uint64_t until_ns)
+{
+    struct pollfd pfd[16];
+    pgn *who[16];
+    for (;;) {
+        size_t k = 0;
+        bool any = false;
+        for (size_t i = 0; i < n; i++) {
+            pgn_poll_notify(nodes[i]);
+            any = any || nodes[i]->notified;
+        }
+        if (any) {
+            return true;
+        }
+        for (size_t i = 0; i < n && k < 16; i++) {
+            if (nodes[i]->conn != NULL && nodes[i]->phase == PGN_IDLE && nodes[i]->listening) {
+                pfd[k] = (struct pollfd){.fd = PQsocket(nodes[i]->conn), .events = POLLIN};
+                who[k++] = nodes[i];
+            }
+        }
+        int left = evri_ms_left(until_ns);
+        if (left <= 0) {
+            return false;
+        }
+        if (k == 0) {
+            struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            return false;
+        }
+        (void)poll(pfd, (nfds_t)k, left);
+        (void)who;
+    }
+}
+
+int
+pgn_rows(const pgn *n)
+{
+    return n->res != NULL ? PQntuples(n->res) : 0;
+}
+
+bool
+pgn_has(const pgn *n, int row, int col)
+{
+    return n->res != NULL && row < PQntuples(n->res) && col < PQnfields(n->res) &&
+           !PQgetisnull(n->res, row, col);
+}
+
+uint64_t
+pgn_u64(const pgn *n, int row, int col)
+{
+    if (PQgetlength(n->res, row, col) != 8) {
+        return 0;
+    }
+    return evri_pg_get_u64((const uint8_t *)PQgetvalue(n->res, row, col));
+}
+
+bool
+pgn_bytes(const pgn *n, int row, int col, uint8_t *out, size_t len)
+{
+    if ((size_t)PQgetlength(n->res, row, col) != len) {
+        return false;
+    }
+    memcpy(out, PQgetvalue(n->res, row, col), len);
+    return true;
+}
+
+void
+pgn_text(const pgn *n, int row, int col, char *out, size_t size)
+{
+    int len = PQgetlength(n->res, row, col);
+    snprintf(out, size, "%.*s", len, PQgetvalue(n->res, row, col));
+}

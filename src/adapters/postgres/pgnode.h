@@ -1,0 +1,98 @@
+// Non-blocking libpq for the backend: a node is one connection (the primary or a replica)
+// that connects, LISTENs and queries asynchronously; pgn_run() drives every node of a call at
+// once with poll(), so a call costs about one round trip to the slowest node, and never waits
+// past its deadline. A node that fails or misses the deadline is reset (its connection
+// dropped) and reconnects on its next use.
+//
+// Thread safety: a node belongs to the instance (worker) that owns it.
+#ifndef EVREPL_ADAPTERS_POSTGRES_PGNODE_H
+#define EVREPL_ADAPTERS_POSTGRES_PGNODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "evrepl/status.h"
+
+// The channel evrepl's apply trigger notifies (migrations/0002_apply_notify.sql).
+#define EVRI_PG_NOTIFY_CHANNEL "evrepl_event"
+
+#define PGN_MAX_PARAMS 4
+
+typedef enum pgn_phase {
+    PGN_DOWN,       // no connection
+    PGN_CONNECTING, // PQconnectPoll in progress
+    PGN_SETUP,      // LISTEN in flight
+    PGN_IDLE,       // connected, nothing in flight
+    PGN_BUSY,       // a query in flight
+} pgn_phase;
+
+typedef struct pgn {
+    const char *id;       // "primary" or the replica id (borrowed)
+    const char *conninfo; // secret (borrowed)
+    bool listen;          // LISTEN EVRI_PG_NOTIFY_CHANNEL on every new session
+    PGconn *conn;
+    pgn_phase phase;
+    PostgresPollingStatusType poll; // while connecting
+    bool listening;                 // this session LISTENs
+
+    // The query of the current run (set with pgn_set_query), NULL for none.
+    const char *sql;
+    int n_params;
+    const char *params[PGN_MAX_PARAMS]; // text parameters
+    bool sent;
+    bool reused;  // the session existed before this run (it may have broken while idle)
+    bool retried; // a broken idle session was replaced once in this run
+
+    // Outcome of the current run.
+    bool done;
+    PGresult *res;    // the query's result, owned (NULL when it failed)
+    evrepl_code code; // OK, or why the node failed (UNAVAILABLE, DEADLINE_EXCEEDED, ...)
+    char error[200];  // one line, no secrets
+
+    // Notifications seen since pgn_take_notified() last cleared them.
+    bool notified;
+    char notified_payload[64]; // the last payload (an event id)
+} pgn;
+
+// Initialises a node; it connects on first use.
+void pgn_init(pgn *n, const char *id, const char *conninfo, bool listen);
+// Drops the connection and frees results. Idempotent.
+void pgn_fini(pgn *n);
+
+// Sets the query for the next pgn_run(): sql with up to PGN_MAX_PARAMS text parameters
+// (borrowed until the run ends); results come in binary format.
+void pgn_set_query(pgn *n, const char *sql, int n_params, const char *const *params);
+// Clears the query (the node takes no part in the next run).
+void pgn_clear_query(pgn *n);
+
+// Runs the set queries on all nodes at once, connecting nodes that need it, until every node
+// with a query has its result or failed, or deadline_ns passes (those nodes are reset, code
+// DEADLINE_EXCEEDED). Afterwards each node's done/res/code/error tell its outcome.
+void pgn_run(pgn *const *nodes, size_t n, uint64_t deadline_ns);
+
+// Waits until a notification arrives on any of the idle, listening nodes, or until until_ns.
+// Returns true when one arrived (see each node's notified flag).
+bool pgn_wait_notify(pgn *const *nodes, size_t n, uint64_t until_ns);
+
+// Reads and clears pending notifications of an idle node without waiting.
+void pgn_poll_notify(pgn *n);
+
+// Drops a node's connection (after a failure); it reconnects on next use.
+void pgn_reset(pgn *n, evrepl_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+// True when the node's last run produced a result with at least `row + 1` rows and the column
+// is not NULL.
+bool pgn_has(const pgn *n, int row, int col);
+// Binary-format accessors for the current result (the caller checked pgn_has).
+uint64_t pgn_u64(const pgn *n, int row, int col);
+// Copies a bytea column of exactly `len` bytes; false when its length differs.
+bool pgn_bytes(const pgn *n, int row, int col, uint8_t *out, size_t len);
+// Copies a text column into out (NUL-terminated, truncated to size).
+void pgn_text(const pgn *n, int row, int col, char *out, size_t size);
+int pgn_rows(const pgn *n);
+
+#endif // EVREPL_ADAPTERS_POSTGRES_PGNODE_H

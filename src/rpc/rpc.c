@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "domain/status.h"
+#include "rpc/auth.h"
 #include "rpc/utf8.h"
 
 #define META_REQUEST_ID    "x-request-id"
@@ -277,6 +278,13 @@ evri_call_begin(evri_call *call, const uint8_t *body, size_t len, uint64_t now_n
                               "'/evrepl.v1.Health/Check')");
         }
         return call_reply(call, EVREPL_CODE_UNIMPLEMENTED, "unknown method '%s'", q);
+    }
+    // Who may call (rpc/auth.h): before the payload is decoded, so that a caller without
+    // access reaches no more than the envelope decoder. Health needs no token.
+    if (evri_auth_check(rpc->cfg.auth, &call->peer, call->authorization, call->method->path,
+                        (call->method->flags & EVRI_METHOD_HEALTH) != 0,
+                        &call->status) != EVREPL_CODE_OK) {
+        return EVRI_CALL_REPLY;
     }
     if (evri_rpc_draining(rpc) && (call->method->flags & EVRI_METHOD_HEALTH) == 0) {
         return call_reply(call, EVREPL_CODE_UNAVAILABLE,

@@ -9,6 +9,7 @@
 #include "domain/status.h"
 #include "handlers/handlers.h"
 #include "migrations/migrations.h"
+#include "rpc/auth.h"
 #include "transport/transport.h"
 
 // The backends this build knows, by --backend name.
@@ -22,6 +23,7 @@ struct evri_server {
     unsigned n_instances;
     evri_signer *signer;
     evri_app app;
+    evri_auth *auth; // NULL: everyone may call everything
     evri_rpc *rpc;
     evri_transport *transport;
     evrepl_replica_config *replicas;
@@ -99,6 +101,30 @@ server_backend(evri_server *srv, const evri_config *cfg, evrepl_status *st)
     return evri_status_ok(st);
 }
 
+// The access policy (rpc/auth.h) from --tokens and --ipc-allow-uid; none when neither is set.
+static evrepl_code
+server_auth(evri_server *srv, const evri_config *cfg, evrepl_status *st)
+{
+    evrepl_code code;
+    size_t n_bindings;
+    const evri_service_binding *bindings = evri_handler_bindings(&n_bindings);
+    if (cfg->tokens == NULL && cfg->n_ipc_allow_uids == 0) {
+        return evri_status_ok(st);
+    }
+    if ((code = evri_auth_create(&srv->auth, bindings, n_bindings, st)) != EVREPL_CODE_OK) {
+        return code;
+    }
+    for (size_t i = 0; i < cfg->n_ipc_allow_uids; i++) {
+        if ((code = evri_auth_allow_uid(srv->auth, cfg->ipc_allow_uids[i], st)) != EVREPL_CODE_OK) {
+            return code;
+        }
+    }
+    if (cfg->tokens != NULL) {
+        return evri_auth_load_tokens(srv->auth, cfg->tokens, st);
+    }
+    return evri_status_ok(st);
+}
+
 evrepl_code
 evri_server_create(evri_server **out, const evri_config *cfg, FILE *log_sink, evrepl_status *st)
 {
@@ -114,6 +140,11 @@ evri_server_create(evri_server **out, const evri_config *cfg, FILE *log_sink, ev
     }
     if (cfg->receipt_key != NULL &&
         (code = evri_keyfile_read(&srv->signer, cfg->receipt_key, st)) != EVREPL_CODE_OK) {
+        goto fail;
+    }
+    // The policy before the backend: a bad tokens file stops the start before any database is
+    // contacted.
+    if ((code = server_auth(srv, cfg, st)) != EVREPL_CODE_OK) {
         goto fail;
     }
     if ((code = server_backend(srv, cfg, st)) != EVREPL_CODE_OK) {
@@ -138,7 +169,7 @@ evri_server_create(evri_server **out, const evri_config *cfg, FILE *log_sink, ev
         .max_timeout_ms = cfg->max_timeout_ms,
         .max_metadata_bytes = cfg->max_metadata_bytes,
         .log = srv->log,
-        .auth = NULL,
+        .auth = srv->auth,
         .app = &srv->app,
     };
     if ((code = evri_rpc_create(&srv->rpc, &rc, st)) != EVREPL_CODE_OK) {
@@ -207,6 +238,7 @@ evri_server_destroy(evri_server *srv)
     }
     evri_transport_destroy(srv->transport);
     evri_rpc_destroy(srv->rpc);
+    evri_auth_destroy(srv->auth);
     for (unsigned i = 0; i < srv->n_instances; i++) {
         evrepl_replicator_destroy(&srv->instances[i]);
     }

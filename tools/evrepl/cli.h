@@ -64,6 +64,8 @@ int evri_cmd_describe(evri_cli *cli, int argc, char **argv);
 int evri_cmd_propagate(evri_cli *cli, int argc, char **argv);
 int evri_cmd_verify(evri_cli *cli, int argc, char **argv);
 int evri_cmd_keygen(evri_cli *cli, int argc, char **argv);
+int evri_cmd_token_new(evri_cli *cli, int argc, char **argv);
+int evri_cmd_token_hash(evri_cli *cli, int argc, char **argv);
 int evri_cmd_migrate(evri_cli *cli, int argc, char **argv);
 int evri_cmd_register_key(evri_cli *cli, int argc, char **argv);
 int evri_cmd_append(evri_cli *cli, int argc, char **argv);

@@ -15,8 +15,13 @@ struct evri_log {
     FILE *f;
     evri_log_format format;
     evri_log_level min_level;
-    pthread_mutex_t mu; // one whole line per write
+    pthread_mutex_t mu;       // one whole line per write
+    pthread_key_t request_id; // per thread: the request id of the call it runs (borrowed)
 };
+
+// Fields of one line at most, beyond which the thread's request id is not added (no line has
+// that many).
+#define LOG_MAX_FIELDS 32
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -30,6 +35,10 @@ evri_log_create(FILE *f, evri_log_format format, evri_log_level min_level)
     l->f = f;
     l->format = format;
     l->min_level = min_level;
+    if (pthread_key_create(&l->request_id, NULL) != 0) {
+        free(l);
+        return NULL;
+    }
     pthread_mutex_init(&l->mu, NULL);
     return l;
 }
@@ -41,7 +50,17 @@ evri_log_destroy(evri_log *l)
         return;
     }
     pthread_mutex_destroy(&l->mu);
+    pthread_key_delete(l->request_id);
     free(l);
+}
+
+void
+evri_log_set_request_id(evri_log *l, const char *request_id)
+{
+    if (l == NULL) {
+        return;
+    }
+    (void)pthread_setspecific(l->request_id, request_id); // fails only for an invalid key
 }
 
 bool
@@ -193,6 +212,21 @@ evri_log_fields(evri_log *l, evri_log_level level, const char *msg, const evri_l
 {
     if (!evri_log_enabled(l, level)) {
         return;
+    }
+    // The calling thread's request id, unless the line names one itself.
+    const char *rid = pthread_getspecific(l->request_id);
+    for (size_t i = 0; rid != NULL && i < n_fields; i++) {
+        if (strcmp(fields[i].key, "request_id") == 0) {
+            rid = NULL;
+        }
+    }
+    evri_log_field with_rid[LOG_MAX_FIELDS + 1];
+    if (rid != NULL && n_fields <= LOG_MAX_FIELDS) {
+        if (n_fields > 0) {
+            memcpy(with_rid, fields, n_fields * sizeof(*fields));
+        }
+        with_rid[n_fields++] = evri_lf_str("request_id", rid);
+        fields = with_rid;
     }
     if (l->format == EVRI_LOG_JSON) {
         log_json(l, level, msg, fields, n_fields);

@@ -78,7 +78,8 @@ void evri_log_destroy(evri_log *l);
 // True when lines of this level are written (callers may skip building fields).
 bool evri_log_enabled(const evri_log *l, evri_log_level level);
 
-// Writes one line: time, level, msg, then the fields in order. l may be NULL (no-op).
+// Writes one line: time, level, msg, then the fields in order, then request_id when the
+// calling thread has one set (below) and the fields hold none. l may be NULL (no-op).
 void evri_log_fields(evri_log *l, evri_log_level level, const char *msg,
                      const evri_log_field *fields, size_t n_fields);
 
@@ -86,6 +87,13 @@ void evri_log_fields(evri_log *l, evri_log_level level, const char *msg,
 // whole in JSON; in text the message is written as is: pass no untrusted text here).
 void evri_logf(evri_log *l, evri_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+// Sets the request id of the call that the calling thread is running (NULL clears it): until
+// cleared, every line this thread writes through l carries it as request_id, so that what a
+// backend logs during a call names the call (a mapped diagnostic context, per logger and
+// thread). The rpc layer sets it around each handler. The string is borrowed until cleared.
+// l may be NULL (no-op).
+void evri_log_set_request_id(evri_log *l, const char *request_id);
 
 // Parses "debug", "info", "warn", "error" / "text", "json". Returns false for anything else.
 bool evri_log_level_parse(const char *s, evri_log_level *out);

@@ -326,7 +326,14 @@ evri_call_run(evri_call *call)
         return;
     }
     evrepl_status st = {EVREPL_CODE_OK, ""};
+    // What the handler and the backend log on this thread names the call.
+    if (call->request_id != NULL) {
+        evri_log_set_request_id(call->rpc->cfg.log, call->request_id);
+    }
     evrepl_code code = call->method->handler(call, call->in, &call->out.base, &st);
+    if (call->request_id != NULL) {
+        evri_log_set_request_id(call->rpc->cfg.log, NULL);
+    }
     if (code == EVREPL_CODE_OK && call->out.failed) {
         code = evri_status_set(&st, EVREPL_CODE_INTERNAL, "out of memory packing the response");
     }

@@ -6,14 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 #include <nng/transport/ipc/ipc.h>
 
 #include "common/clock.h"
 #include "domain/status.h"
+#include "domain/strv.h"
 #include "nngx/nngx.h"
 
 typedef enum slot_state {
@@ -62,6 +65,17 @@ struct evri_transport {
     // Calls taken (not turned away by draining) whose reply is not yet handed to NNG.
     atomic_uint active;
     atomic_bool closing;
+
+    // The ipc listener watchdog (transport.h, ipc_probe_ms). The listeners' URLs are copied
+    // because the watchdog re-creates listeners long after create returned.
+    char **urls;
+    size_t n_urls;
+    pthread_t wd_thread;
+    bool wd_started;
+    pthread_mutex_t wd_mu;
+    pthread_cond_t wd_cv; // CLOCK_MONOTONIC
+    bool wd_stop;
+    int wd_seen; // id of the listener that last took one of this process's own ipc pipes
 };
 
 static void slot_cb(void *arg);
@@ -292,6 +306,155 @@ listen_one(evri_transport *t, const char *url, nng_listener *l, evrepl_status *s
     return EVREPL_CODE_OK;
 }
 
+static bool
+url_is_ipc(const char *url)
+{
+    return strncmp(url, "ipc://", 6) == 0;
+}
+
+// The absolute CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait.
+static struct timespec
+wd_deadline(uint32_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)(ms % 1000u) * EVRI_NS_PER_MS;
+    ts.tv_sec += (time_t)(ms / 1000u) + (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
+    return ts;
+}
+
+// NNG_PIPE_EV_ADD_POST: a pipe joined the socket. When this process dialed it (a probe: its
+// ipc peer pid is ours), note which listener took it.
+static void
+wd_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    evri_transport *t = arg;
+    uint64_t pid;
+    (void)ev;
+    if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) != 0 || pid != (uint64_t)getpid()) {
+        return;
+    }
+    pthread_mutex_lock(&t->wd_mu);
+    t->wd_seen = nng_listener_id(nng_pipe_listener(p));
+    pthread_cond_broadcast(&t->wd_cv);
+    pthread_mutex_unlock(&t->wd_mu);
+}
+
+// Dials listener i from a throwaway req0 socket and waits up to timeout_ms for the rep socket
+// to take the pipe. False when it did not: the listener accepts at the transport level (the
+// SP headers are exchanged) but no longer hands pipes to the socket, issue 1518's symptom; or
+// its socket file is gone.
+static bool
+wd_probe(evri_transport *t, size_t i, uint32_t timeout_ms)
+{
+    nng_socket ps;
+    nng_dialer d;
+    bool taken = false;
+    int id = nng_listener_id(t->listeners[i]);
+    if (nng_req0_open(&ps) != 0) {
+        return true; // no probe possible now (out of memory): try again next round
+    }
+    pthread_mutex_lock(&t->wd_mu);
+    t->wd_seen = -1;
+    pthread_mutex_unlock(&t->wd_mu);
+    if (nng_dialer_create(&d, ps, t->urls[i]) == 0 && nng_dialer_start(d, 0) == 0) {
+        struct timespec deadline = wd_deadline(timeout_ms);
+        pthread_mutex_lock(&t->wd_mu);
+        while (t->wd_seen != id && !t->wd_stop &&
+               pthread_cond_timedwait(&t->wd_cv, &t->wd_mu, &deadline) == 0) {
+        }
+        taken = t->wd_seen == id || t->wd_stop;
+        pthread_mutex_unlock(&t->wd_mu);
+    }
+    nng_close(ps);
+    return taken;
+}
+
+static evrepl_code listen_one(evri_transport *t, const char *url, nng_listener *l,
+                              evrepl_status *st);
+
+// Replaces listener i by a new one on the same URL. Closing the old listener closes the
+// connections it had accepted; their clients reconnect.
+static void
+wd_recreate(evri_transport *t, size_t i)
+{
+    evrepl_status st;
+    evri_log_fields(t->cfg.log, EVRI_LOG_WARN,
+                    "ipc listener stopped taking connections (NNG 1.5.2 issue 1518); "
+                    "re-creating it",
+                    (evri_log_field[]){evri_lf_str("url", t->urls[i])}, 1);
+    nng_listener_close(t->listeners[i]);
+    if (listen_one(t, t->urls[i], &t->listeners[i], &st) != EVREPL_CODE_OK) {
+        // The next round probes (and so retries) again.
+        evri_log_fields(
+            t->cfg.log, EVRI_LOG_ERROR, "cannot re-create the ipc listener",
+            (evri_log_field[]){evri_lf_str("url", t->urls[i]), evri_lf_str("error", st.message)},
+            2);
+    }
+}
+
+static void *
+wd_main(void *arg)
+{
+    evri_transport *t = arg;
+    uint32_t interval = t->cfg.ipc_probe_ms;
+    pthread_mutex_lock(&t->wd_mu);
+    while (!t->wd_stop) {
+        struct timespec next = wd_deadline(interval);
+        while (!t->wd_stop && pthread_cond_timedwait(&t->wd_cv, &t->wd_mu, &next) == 0) {
+        }
+        if (t->wd_stop) {
+            break;
+        }
+        pthread_mutex_unlock(&t->wd_mu);
+        for (size_t i = 0; i < t->n_listeners; i++) {
+            if (url_is_ipc(t->urls[i]) && !wd_probe(t, i, 2 * interval)) {
+                wd_recreate(t, i);
+            }
+        }
+        pthread_mutex_lock(&t->wd_mu);
+    }
+    pthread_mutex_unlock(&t->wd_mu);
+    return NULL;
+}
+
+// Starts the watchdog when some listener is ipc:// and it is not turned off.
+static evrepl_code
+wd_start(evri_transport *t, evrepl_status *st)
+{
+    bool ipc = false;
+    for (size_t i = 0; i < t->n_urls; i++) {
+        ipc = ipc || url_is_ipc(t->urls[i]);
+    }
+    if (!ipc || t->cfg.ipc_probe_ms == EVRI_IPC_PROBE_OFF) {
+        return EVREPL_CODE_OK;
+    }
+    if (t->cfg.ipc_probe_ms == 0) {
+        t->cfg.ipc_probe_ms = EVRI_IPC_PROBE_MS_DEFAULT;
+    }
+    int rv = nng_pipe_notify(t->sock, NNG_PIPE_EV_ADD_POST, wd_pipe_added, t);
+    if (rv != 0 || pthread_create(&t->wd_thread, NULL, wd_main, t) != 0) {
+        return evri_status_set(st, EVREPL_CODE_INTERNAL, "cannot start the ipc watchdog");
+    }
+    t->wd_started = true;
+    return EVREPL_CODE_OK;
+}
+
+static void
+wd_shutdown(evri_transport *t)
+{
+    if (!t->wd_started) {
+        return;
+    }
+    pthread_mutex_lock(&t->wd_mu);
+    t->wd_stop = true;
+    pthread_cond_broadcast(&t->wd_cv);
+    pthread_mutex_unlock(&t->wd_mu);
+    pthread_join(t->wd_thread, NULL);
+    t->wd_started = false;
+}
+
 evrepl_code
 evri_transport_create(evri_transport **out, const evri_transport_config *cfg, evrepl_status *st)
 {
@@ -312,6 +475,12 @@ evri_transport_create(evri_transport **out, const evri_transport_config *cfg, ev
     atomic_init(&t->closing, false);
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
+    pthread_condattr_t wd_attr;
+    pthread_condattr_init(&wd_attr);
+    pthread_condattr_setclock(&wd_attr, CLOCK_MONOTONIC);
+    pthread_mutex_init(&t->wd_mu, NULL);
+    pthread_cond_init(&t->wd_cv, &wd_attr);
+    pthread_condattr_destroy(&wd_attr);
 
     if ((rv = nng_rep0_open(&t->sock)) != 0) {
         code = evri_status_set(st, EVREPL_CODE_INTERNAL, "cannot open a rep0 socket: %s",
@@ -358,10 +527,17 @@ evri_transport_create(evri_transport **out, const evri_transport_config *cfg, ev
         t->n_workers++;
     }
     for (size_t i = 0; i < cfg->n_urls; i++) {
+        if (!evri_strv_push(&t->urls, &t->n_urls, cfg->urls[i])) {
+            code = evri_status_set(st, EVREPL_CODE_INTERNAL, "out of memory starting the server");
+            goto fail;
+        }
         if ((code = listen_one(t, cfg->urls[i], &t->listeners[i], st)) != EVREPL_CODE_OK) {
             goto fail;
         }
         t->n_listeners++;
+    }
+    if ((code = wd_start(t, st)) != EVREPL_CODE_OK) {
+        goto fail;
     }
     for (unsigned i = 0; i < t->n_slots; i++) {
         slot_recv(&t->slots[i]);
@@ -398,6 +574,7 @@ evri_transport_destroy(evri_transport *t)
         return;
     }
     atomic_store(&t->closing, true);
+    wd_shutdown(t); // first: it re-creates listeners
     pthread_mutex_lock(&t->mu);
     t->q_closed = true;
     pthread_cond_broadcast(&t->cv);
@@ -441,5 +618,8 @@ evri_transport_destroy(evri_transport *t)
     free(t->workers);
     pthread_mutex_destroy(&t->mu);
     pthread_cond_destroy(&t->cv);
+    pthread_mutex_destroy(&t->wd_mu);
+    pthread_cond_destroy(&t->wd_cv);
+    evri_strv_free(&t->urls, &t->n_urls);
     free(t);
 }

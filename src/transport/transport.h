@@ -20,6 +20,10 @@
 
 typedef struct evri_transport evri_transport;
 
+// How often the ipc:// listeners are probed (see ipc_probe_ms below).
+#define EVRI_IPC_PROBE_MS_DEFAULT 1000u
+#define EVRI_IPC_PROBE_OFF        UINT32_MAX
+
 typedef struct evri_transport_config {
     const char *const *urls; // ipc://, tcp://, tls+tcp://, inproc://
     size_t n_urls;
@@ -30,7 +34,14 @@ typedef struct evri_transport_config {
     evrepl_replicator shared;           // runs inline calls
     const evrepl_replicator *instances; // one per worker; NULL/0 when nothing blocks
     unsigned n_workers;
-    unsigned ipc_mode;         // file mode of ipc:// sockets (e.g. 0600)
+    unsigned ipc_mode; // file mode of ipc:// sockets (e.g. 0600)
+    // NNG 1.5.2 (nanomsg/nng#1518, fixed in 1.6.0): a peer that closes during the SP header
+    // exchange stops an ipc:// listener from ever accepting again. A watchdog thread probes
+    // each ipc listener every ipc_probe_ms (0: EVRI_IPC_PROBE_MS_DEFAULT) with an in-process
+    // connection and re-creates a listener whose probe is not taken within twice that time
+    // (its established connections are dropped; clients reconnect). EVRI_IPC_PROBE_OFF turns
+    // the watchdog off (tests that show the hazard).
+    uint32_t ipc_probe_ms;
     const char *tls_cert_file; // tls+tcp:// server certificate chain (PEM)
     const char *tls_key_file;  // its private key (PEM)
     const char *tls_ca_file;   // CA that client certificates must chain to

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/log.h"
+#include "domain/replica_state.h"
 #include "evrepl/status.h"
 #include "evrepl/types.h"
 
@@ -41,9 +42,9 @@ typedef struct evrepl_replicator_ops {
                                    evrepl_receipt *out, evrepl_status *st);
 
     // Verifies every replica against the primary. On OK fills *out as contract.md describes
-    // (replica problems are result fields, not errors). The caller signs the result. Codes as
-    // for propagate_event (DEADLINE_EXCEEDED: the primary's head was not known in time).
-    // Required.
+    // (replica problems are result fields, not errors) and reports each replica to the
+    // configuration's observer. The caller signs the result. Codes as for propagate_event
+    // (DEADLINE_EXCEEDED: the primary's head was not known in time). Required.
     evrepl_code (*verify_replicas)(void *self, const evrepl_verify_request *req,
                                    uint64_t deadline_ns, evrepl_verification *out,
                                    evrepl_status *st);
@@ -72,6 +73,54 @@ typedef struct evrepl_replica_config {
     const char *conninfo;
 } evrepl_replica_config;
 
+// What a backend saw of one replica in one verification.
+typedef struct evrepl_replica_report {
+    size_t index;           // the replica's place in configuration order
+    const char *replica_id; // borrowed for the callback
+    evri_replica_state state;
+    bool reachable;
+    uint64_t head_sequence;
+    uint64_t lag_events;
+    uint64_t events_checked; // by this verification
+    uint64_t diverged_at_sequence;
+} evrepl_replica_report;
+
+// Where a backend tells the server what it saw of its replicas (the server keeps the metrics
+// and logs state changes), so that a backend knows about neither. Optional: a NULL slot means
+// nobody listens.
+//
+// Thread safety: replica_report is called on the thread that runs the call, from several
+// workers at once; it returns promptly and never calls back into the backend.
+typedef struct evrepl_replicator_observer {
+    void (*replica_report)(void *ctx, const evrepl_replica_report *r);
+    void *ctx;
+} evrepl_replicator_observer;
+
+// Reports every replica of a finished verification, in order. Backends call it before
+// returning OK from verify_replicas.
+static inline void
+evrepl_observer_report_verification(const evrepl_replicator_observer *o,
+                                    const evrepl_verification *v)
+{
+    if (o == NULL || o->replica_report == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < v->n_replicas; i++) {
+        const evrepl_replica_verification *rv = &v->replicas[i];
+        evrepl_replica_report r = {
+            .index = i,
+            .replica_id = rv->replica_id,
+            .state = evri_replica_state_of(rv),
+            .reachable = rv->reachable,
+            .head_sequence = rv->head_sequence,
+            .lag_events = rv->lag_events,
+            .events_checked = rv->events_checked,
+            .diverged_at_sequence = rv->diverged_at_sequence,
+        };
+        o->replica_report(o->ctx, &r);
+    }
+}
+
 // What a backend may need from the server's configuration. Borrowed for the duration of
 // shared_create(); a backend copies what it keeps.
 typedef struct evrepl_replicator_config {
@@ -90,6 +139,8 @@ typedef struct evrepl_replicator_config {
     // both
     const char *schema_version; // the version this server expects (embedded migrations)
     evri_log *log;              // for state changes; may be NULL
+    // Where verify_replicas reports each replica (copied by the backend).
+    evrepl_replicator_observer observer;
 } evrepl_replicator_config;
 
 // A backend's entry in the server's static table of backends.

@@ -22,6 +22,7 @@ typedef struct pg_shared {
     size_t n_replicas;
     char *schema_version; // what this server expects
     evri_log *log;
+    evrepl_replicator_observer observer; // told each replica's state after a verification
 
     bool pinned; // --trusted-keys: only these keys count
     pthread_mutex_t keys_mu;

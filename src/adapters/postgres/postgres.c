@@ -193,6 +193,7 @@ pg_shared_create(const evrepl_replicator_config *cfg, void **out, evrepl_status 
     atomic_init(&sh->primary_up, 0);
     atomic_init(&sh->primary_contact_ns, 0);
     sh->log = cfg->log;
+    sh->observer = cfg->observer;
     if (cfg->primary_conninfo == NULL) {
         code = evri_status_set(st, EVREPL_CODE_INVALID_ARGUMENT,
                                "the postgres backend needs a primary");

@@ -909,6 +909,9 @@ pg_verify_replicas(void *self, const evrepl_verify_request *req, uint64_t deadli
         round_search(v);
         code = build_result(v, out, st);
     }
+    if (code == EVREPL_CODE_OK) {
+        evrepl_observer_report_verification(&in->sh->observer, out);
+    }
     for (size_t i = 0; i < v->n; i++) {
         pgn_clear_query(v->reps[i].node);
         evri_strv_free(&v->reps[i].errors, &v->reps[i].n_errors);

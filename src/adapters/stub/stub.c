@@ -17,6 +17,7 @@ typedef struct stub_state {
     uint64_t fail_after;
     atomic_uint_fast64_t calls; // counts calls for the failure mode
     evri_log *log;
+    evrepl_replicator_observer observer;
 } stub_state;
 
 static void
@@ -47,6 +48,7 @@ stub_shared_create(const evrepl_replicator_config *cfg, void **shared, evrepl_st
     s->fail_code = cfg->stub_fail_code;
     s->fail_after = cfg->stub_fail_after;
     s->log = cfg->log;
+    s->observer = cfg->observer;
     atomic_init(&s->calls, 0);
     *shared = s;
     return evri_status_ok(st);
@@ -145,6 +147,8 @@ stub_verify_replicas(void *self, const evrepl_verify_request *req, uint64_t dead
             rv->schema_version_match = true;
         }
     }
+    // Its simulated replicas are reported like real ones, so dev mode shows the metrics too.
+    evrepl_observer_report_verification(&s->observer, &v);
     *out = v;
     return evri_status_ok(st);
 oom:

@@ -108,6 +108,16 @@ client_tls(evrepl_client *c, const evrepl_client_opts *o, evrepl_status *st)
     return EVREPL_CODE_OK;
 }
 
+// Errors NNG 1.5.2 reports when a TLS handshake fails: a certificate the peer rejects is
+// NNG_ECRYPTO or NNG_EPEERAUTH on this side, and the peer hanging up mid-handshake (the server
+// refusing a client without a certificate) NNG_ECONNSHUT, NNG_ECLOSED or NNG_ECONNRESET.
+static bool
+client_tls_failure(int rv)
+{
+    return rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH || rv == NNG_ECONNSHUT || rv == NNG_ECLOSED ||
+           rv == NNG_ECONNRESET;
+}
+
 evrepl_code
 evrepl_client_create(evrepl_client **out, const evrepl_client_opts *o, evrepl_status *st)
 {
@@ -166,6 +176,15 @@ evrepl_client_create(evrepl_client **out, const evrepl_client_opts *o, evrepl_st
     // Connect once now so that a wrong URL or a server that is down is reported at once;
     // afterwards the dialer reconnects by itself.
     if ((rv = nng_dialer_start(c->dialer, 0)) != 0) {
+        if (evri_url_is_tls(o->url) && client_tls_failure(rv)) {
+            code = evri_status_set(st, EVREPL_CODE_UNAVAILABLE,
+                                   "cannot connect to %s: the TLS handshake failed (%s): the "
+                                   "server's certificate must chain to --tls-ca and name the "
+                                   "URL's host, and the server must accept this client's "
+                                   "certificate (--tls-cert, --tls-key)",
+                                   o->url, nng_strerror(rv));
+            goto fail;
+        }
         code = evri_status_set(st,
                                evri_code_from_nng(rv) == EVREPL_CODE_INVALID_ARGUMENT
                                    ? EVREPL_CODE_INVALID_ARGUMENT

@@ -45,29 +45,39 @@ pb_strv(char *const *v)
 
 // ---- evri_wbuf ---------------------------------------------------------------------------
 
-static void
-wbuf_append(ProtobufCBuffer *base, size_t len, const uint8_t *data)
+// Makes room for n more bytes; false (and failed set) when memory runs out.
+static bool
+wbuf_reserve(evri_wbuf *b, size_t n)
 {
-    evri_wbuf *b = (evri_wbuf *)base;
-    if (b->failed || len == 0) {
-        return;
+    if (b->failed) {
+        return false;
     }
-    if (len > b->cap - b->len) {
+    if (n > b->cap - b->len) {
         size_t cap = b->cap > 0 ? b->cap : 256;
-        while (cap - b->len < len) {
+        while (cap - b->len < n) {
             if (cap > SIZE_MAX / 2) {
                 b->failed = true;
-                return;
+                return false;
             }
             cap *= 2;
         }
         uint8_t *d = realloc(b->data, cap);
         if (d == NULL) {
             b->failed = true;
-            return;
+            return false;
         }
         b->data = d;
         b->cap = cap;
+    }
+    return true;
+}
+
+static void
+wbuf_append(ProtobufCBuffer *base, size_t len, const uint8_t *data)
+{
+    evri_wbuf *b = (evri_wbuf *)base;
+    if (len == 0 || !wbuf_reserve(b, len)) {
+        return;
     }
     memcpy(b->data + b->len, data, len);
     b->len += len;
@@ -100,7 +110,29 @@ wbuf_ok(ProtobufCBuffer *out)
     return out->append != wbuf_append || !((evri_wbuf *)out)->failed;
 }
 
+bool
+evri_wire_pack_message(const ProtobufCMessage *m, ProtobufCBuffer *out)
+{
+    if (out->append != wbuf_append) {
+        protobuf_c_message_pack_to_buffer(m, out);
+        return true;
+    }
+    // Into our own buffer: size it once and pack in place. protobuf-c's pack_to_buffer
+    // appends field by field (tag, length and value separately, through a function pointer),
+    // which costs several times more for the small messages that every call sends.
+    evri_wbuf *b = (evri_wbuf *)out;
+    size_t n = protobuf_c_message_get_packed_size(m);
+    if (!wbuf_reserve(b, n)) {
+        return false;
+    }
+    b->len += protobuf_c_message_pack(m, b->data + b->len);
+    return true;
+}
+
 // ---- domain -> wire ----------------------------------------------------------------------
+
+// Repeated sub-messages packed from the stack up to this many, from the heap beyond.
+#define WIRE_LOCAL_ITEMS 16
 
 static Google__Protobuf__Timestamp
 pb_timestamp(evrepl_timestamp t)
@@ -116,9 +148,13 @@ evri_wire_pack_receipt(const evrepl_receipt *r, ProtobufCBuffer *out)
 {
     Evrepl__V1__ReplicationReceipt m = EVREPL__V1__REPLICATION_RECEIPT__INIT;
     Google__Protobuf__Timestamp ts = pb_timestamp(r->timestamp);
-    Evrepl__V1__ReplicaAck *acks = NULL;
-    Evrepl__V1__ReplicaAck **ackp = NULL;
-    if (r->n_acks > 0) {
+    // Receipts name a few replicas: the acks fit on the stack, without two allocations per
+    // call.
+    Evrepl__V1__ReplicaAck acks_local[WIRE_LOCAL_ITEMS];
+    Evrepl__V1__ReplicaAck *ackp_local[WIRE_LOCAL_ITEMS];
+    Evrepl__V1__ReplicaAck *acks = acks_local;
+    Evrepl__V1__ReplicaAck **ackp = ackp_local;
+    if (r->n_acks > WIRE_LOCAL_ITEMS) {
         acks = calloc(r->n_acks, sizeof(*acks));
         ackp = calloc(r->n_acks, sizeof(*ackp));
         if (acks == NULL || ackp == NULL) {
@@ -147,9 +183,11 @@ evri_wire_pack_receipt(const evrepl_receipt *r, ProtobufCBuffer *out)
     m.content_hash = pb_bytes(r->content_hash, r->content_hash_len);
     m.signature = pb_bytes(r->signature, r->signature_len);
     m.signer_key_id = pb_str(r->signer_key_id);
-    evrepl__v1__replication_receipt__pack_to_buffer(&m, out);
-    free(acks);
-    free(ackp);
+    evri_wire_pack_message(&m.base, out);
+    if (acks != acks_local) {
+        free(acks);
+        free(ackp);
+    }
     return wbuf_ok(out);
 }
 
@@ -158,9 +196,11 @@ evri_wire_pack_verification(const evrepl_verification *v, ProtobufCBuffer *out)
 {
     Evrepl__V1__VerificationResult m = EVREPL__V1__VERIFICATION_RESULT__INIT;
     Google__Protobuf__Timestamp ts = pb_timestamp(v->checked_at);
-    Evrepl__V1__ReplicaVerification *reps = NULL;
-    Evrepl__V1__ReplicaVerification **repp = NULL;
-    if (v->n_replicas > 0) {
+    Evrepl__V1__ReplicaVerification reps_local[WIRE_LOCAL_ITEMS];
+    Evrepl__V1__ReplicaVerification *repp_local[WIRE_LOCAL_ITEMS];
+    Evrepl__V1__ReplicaVerification *reps = reps_local;
+    Evrepl__V1__ReplicaVerification **repp = repp_local;
+    if (v->n_replicas > WIRE_LOCAL_ITEMS) {
         reps = calloc(v->n_replicas, sizeof(*reps));
         repp = calloc(v->n_replicas, sizeof(*repp));
         if (reps == NULL || repp == NULL) {
@@ -202,9 +242,11 @@ evri_wire_pack_verification(const evrepl_verification *v, ProtobufCBuffer *out)
     m.schema_version = pb_str(v->schema_version);
     m.signature = pb_bytes(v->signature, v->signature_len);
     m.signer_key_id = pb_str(v->signer_key_id);
-    evrepl__v1__verification_result__pack_to_buffer(&m, out);
-    free(reps);
-    free(repp);
+    evri_wire_pack_message(&m.base, out);
+    if (reps != reps_local) {
+        free(reps);
+        free(repp);
+    }
     return wbuf_ok(out);
 }
 
@@ -222,7 +264,7 @@ evri_wire_pack_description(const evrepl_server_description *d, ProtobufCBuffer *
     m.dev_mode = d->dev_mode;
     m.receipt_key_id = pb_str(d->receipt_key_id);
     m.receipt_public_key = pb_bytes(d->receipt_public_key, d->receipt_public_key_len);
-    evrepl__v1__server_description__pack_to_buffer(&m, out);
+    evri_wire_pack_message(&m.base, out);
     return wbuf_ok(out);
 }
 
@@ -231,7 +273,7 @@ evri_wire_pack_health(evrepl_serving_status s, ProtobufCBuffer *out)
 {
     Evrepl__V1__HealthCheckResponse m = EVREPL__V1__HEALTH_CHECK_RESPONSE__INIT;
     m.status = (Evrepl__V1__HealthCheckResponse__ServingStatus)s;
-    evrepl__v1__health_check_response__pack_to_buffer(&m, out);
+    evri_wire_pack_message(&m.base, out);
     return wbuf_ok(out);
 }
 
@@ -240,7 +282,7 @@ evri_wire_pack_propagate_request(const char *event_id, ProtobufCBuffer *out)
 {
     Evrepl__V1__PropagateEventRequest m = EVREPL__V1__PROPAGATE_EVENT_REQUEST__INIT;
     m.event_id = pb_str(event_id);
-    evrepl__v1__propagate_event_request__pack_to_buffer(&m, out);
+    evri_wire_pack_message(&m.base, out);
     return wbuf_ok(out);
 }
 
@@ -252,7 +294,7 @@ evri_wire_pack_verify_request(const evrepl_verify_request *req, ProtobufCBuffer 
         m.tail = req->tail;
         m.full_audit = req->full_audit;
     }
-    evrepl__v1__verify_replicas_request__pack_to_buffer(&m, out);
+    evri_wire_pack_message(&m.base, out);
     return wbuf_ok(out);
 }
 
@@ -261,7 +303,7 @@ evri_wire_pack_health_request(const char *service, ProtobufCBuffer *out)
 {
     Evrepl__V1__HealthCheckRequest m = EVREPL__V1__HEALTH_CHECK_REQUEST__INIT;
     m.service = pb_str(service);
-    evrepl__v1__health_check_request__pack_to_buffer(&m, out);
+    evri_wire_pack_message(&m.base, out);
     return wbuf_ok(out);
 }
 
@@ -269,7 +311,7 @@ bool
 evri_wire_pack_describe_request(ProtobufCBuffer *out)
 {
     Evrepl__V1__DescribeRequest m = EVREPL__V1__DESCRIBE_REQUEST__INIT;
-    evrepl__v1__describe_request__pack_to_buffer(&m, out);
+    evri_wire_pack_message(&m.base, out);
     return wbuf_ok(out);
 }
 

@@ -55,4 +55,9 @@ void evri_wbuf_free(evri_wbuf *b);
 // Drops the contents but keeps the allocation.
 void evri_wbuf_reset(evri_wbuf *b);
 
+// Packs any message onto out: sized once and packed in place when out is an evri_wbuf (much
+// cheaper than protobuf-c's field-by-field pack_to_buffer), else through out->append. False
+// only when an evri_wbuf ran out of memory.
+bool evri_wire_pack_message(const ProtobufCMessage *m, ProtobufCBuffer *out);
+
 #endif // EVREPL_RPC_WIRE_H

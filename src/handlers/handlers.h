@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "common/metrics.h"
 #include "domain/keys.h"
 #include "ports/replicator.h"
 #include "rpc/rpc.h"
@@ -18,6 +19,7 @@ typedef struct evri_app {
     // describe) from any thread.
     evrepl_replicator shared;
     const evri_signer *receipt_signer; // NULL: receipts and results go unsigned
+    evri_metrics *metrics;             // receipts and results counted; may be NULL
 } evri_app;
 
 // The services this server offers, bound to their handlers: EventReplicator, Health, Server.

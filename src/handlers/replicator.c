@@ -26,6 +26,7 @@ evri_handle_propagate_event(evri_call *call, const ProtobufCMessage *in, Protobu
         evrepl_receipt_clear(&r);
         return code;
     }
+    evri_metrics_receipt(app->metrics, r.status);
     if (app->receipt_signer != NULL) {
         code = evri_receipt_sign(&r, app->receipt_signer, st);
     }
@@ -51,6 +52,7 @@ evri_handle_verify_replicas(evri_call *call, const ProtobufCMessage *in, Protobu
         evrepl_verification_clear(&v);
         return code;
     }
+    evri_metrics_verification(app->metrics, evrepl_verification_is_valid(&v));
     if (app->receipt_signer != NULL) {
         code = evri_verification_sign(&v, app->receipt_signer, st);
     }

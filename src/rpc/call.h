@@ -35,6 +35,7 @@ typedef struct evri_method {
     const ProtobufCMethodDescriptor *desc;
     evri_handler_fn handler;
     unsigned flags;
+    unsigned metric; // its method label in evri_metrics
 } evri_method;
 
 struct evri_rpc {

@@ -52,6 +52,7 @@ evri_rpc_create(evri_rpc **out, const evri_rpc_config *cfg, evrepl_status *st)
         em->desc = md;
         em->handler = sb->handler;
         em->flags = sb->flags;
+        em->metric = evri_metrics_add_method(cfg->metrics, em->path);
         rpc->n_methods++;
     }
     *out = rpc;
@@ -237,6 +238,7 @@ evri_call_begin(evri_call *call, const uint8_t *body, size_t len, uint64_t now_n
                 const evri_peer *peer)
 {
     const evri_rpc *rpc = call->rpc;
+    evri_metrics_call_begin(rpc->cfg.metrics);
     call_release(call);
     evri_wbuf_reset(&call->out);
     evri_wbuf_reset(&call->resp);
@@ -426,10 +428,16 @@ void
 evri_call_end(evri_call *call)
 {
     evri_log *log = call->rpc->cfg.log;
-    if (evri_log_enabled(log, EVRI_LOG_INFO)) {
+    evri_metrics *metrics = call->rpc->cfg.metrics;
+    bool logged = evri_log_enabled(log, EVRI_LOG_INFO);
+    uint64_t now = logged || metrics != NULL ? evri_now_ns() : 0;
+    // Every name the server does not serve shares one label, so callers cannot grow the set.
+    evri_metrics_call_end(metrics,
+                          call->method != NULL ? call->method->metric : EVRI_METRICS_METHOD_UNKNOWN,
+                          call->status.code, now - call->received_ns);
+    if (logged) {
         evri_log_field f[4];
         size_t n = 0;
-        uint64_t now = evri_now_ns();
         f[n++] = evri_lf_str("method", call->method != NULL ? call->method->path
                                        : call->req != NULL  ? call->req->method
                                                             : "");

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "evrepl/status.h"
 #include "ports/replicator.h"
 
@@ -32,6 +33,7 @@ typedef struct evri_rpc_config {
     uint32_t max_timeout_ms;   // larger timeouts are clamped to it
     size_t max_metadata_bytes; // all keys and values together
     evri_log *log;             // per-call lines; may be NULL
+    evri_metrics *metrics;     // per-call counters and latencies; may be NULL
     const evri_auth *auth;     // NULL: no tokens required
     void *app;                 // the handlers' shared context (handlers/handlers.h); borrowed
 } evri_rpc_config;
@@ -93,8 +95,8 @@ bool evri_call_encode(evri_call *call, const uint8_t **data, size_t *len);
 // The outcome so far.
 evrepl_code evri_call_code(const evri_call *call);
 
-// Logs the call (method, code, duration, request id) and releases the request; buffers are
-// kept for the next call.
+// Logs the call (method, code, duration, request id), counts it in the metrics and releases
+// the request; buffers are kept for the next call.
 void evri_call_end(evri_call *call);
 
 #endif // EVREPL_RPC_RPC_H

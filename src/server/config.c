@@ -11,6 +11,7 @@
 #include "adapters/postgres/conninfo.h"
 #include "domain/status.h"
 #include "domain/strv.h"
+#include "transport/metrics_http.h"
 
 void
 evri_config_init(evri_config *cfg)
@@ -335,10 +336,8 @@ evri_config_set(evri_config *cfg, const char *name, const char *value, evrepl_st
         return set_str(&cfg->tls_ca, value, st);
     }
     if (strcmp(name, "metrics-listen") == 0) {
-        if (strncmp(value, "http://", 7) != 0) {
-            return bad(st, name, "want an http://HOST:PORT URL");
-        }
-        return set_str(&cfg->metrics_listen, value, st);
+        evrepl_code code = evri_metrics_http_url_check(value, st);
+        return code == EVREPL_CODE_OK ? set_str(&cfg->metrics_listen, value, st) : code;
     }
     if (strcmp(name, "log-format") == 0) {
         return evri_log_format_parse(value, &cfg->log_format) ? evri_status_ok(st)

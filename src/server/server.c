@@ -10,6 +10,8 @@
 #include "handlers/handlers.h"
 #include "migrations/migrations.h"
 #include "rpc/auth.h"
+#include "server/observer.h"
+#include "transport/metrics_http.h"
 #include "transport/transport.h"
 
 // The backends this build knows, by --backend name.
@@ -27,6 +29,10 @@ struct evri_server {
     evri_rpc *rpc;
     evri_transport *transport;
     evrepl_replica_config *replicas;
+    evri_metrics *metrics;           // always kept: it holds each replica's last state
+    evri_observer observer;          // the backend's reports -> metrics and state-change lines
+    evri_metrics_http *metrics_http; // --metrics-listen; NULL when off
+    unsigned max_queue;
 };
 
 static const evrepl_backend_def *
@@ -73,6 +79,7 @@ server_backend(evri_server *srv, const evri_config *cfg, evrepl_status *st)
         .n_instances = blocking_hint ? cfg->workers : 1,
         .schema_version = evri_schema_version,
         .log = srv->log,
+        .observer = evri_observer_port(&srv->observer),
     };
     if ((code = srv->def->shared_create(&rc, &srv->shared, st)) != EVREPL_CODE_OK) {
         srv->def = NULL;
@@ -125,6 +132,55 @@ server_auth(evri_server *srv, const evri_config *cfg, evrepl_status *st)
     return evri_status_ok(st);
 }
 
+// The metrics, labelled with the configured replicas of either backend.
+static evrepl_code
+server_metrics(evri_server *srv, const evri_config *cfg, evrepl_status *st)
+{
+    bool pg = strcmp(cfg->backend, "postgres") == 0;
+    evri_metrics_config mc = {
+        .version = EVREPL_VERSION_STRING,
+        .schema_version = evri_schema_version,
+        .replica_ids = pg ? cfg->replica_ids : cfg->stub_replicas,
+        .n_replicas = pg ? cfg->n_replicas : cfg->n_stub_replicas,
+    };
+    evrepl_code code = evri_metrics_create(&srv->metrics, &mc, st);
+    srv->observer = (evri_observer){.metrics = srv->metrics, .log = srv->log};
+    return code;
+}
+
+// The gauges the metrics read from their owners at each scrape.
+static void
+server_gauges(void *arg, evri_metrics_gauges *out)
+{
+    evri_server *srv = arg;
+    evrepl_replicator shared = srv->instances[0];
+    evrepl_serving_status health = EVREPL_SERVING_STATUS_SERVING;
+    evrepl_status st;
+    if (shared.ops->check_health != NULL &&
+        shared.ops->check_health(shared.self, &health, &st) != EVREPL_CODE_OK) {
+        health = EVREPL_SERVING_STATUS_UNKNOWN;
+    }
+    bool blocking = shared.ops->blocking;
+    *out = (evri_metrics_gauges){
+        .workers = blocking ? srv->n_instances : 0,
+        .queue_depth = evri_transport_queue_depth(srv->transport),
+        .queue_capacity = blocking ? srv->max_queue : 0,
+        .draining = evri_rpc_draining(srv->rpc),
+        .primary_reachable = health == EVREPL_SERVING_STATUS_SERVING,
+    };
+}
+
+// Serves the metrics at --metrics-listen, when set.
+static evrepl_code
+server_metrics_http(evri_server *srv, const evri_config *cfg, evrepl_status *st)
+{
+    if (cfg->metrics_listen == NULL) {
+        return evri_status_ok(st);
+    }
+    evri_metrics_set_source(srv->metrics, server_gauges, srv);
+    return evri_metrics_http_create(&srv->metrics_http, cfg->metrics_listen, srv->metrics, st);
+}
+
 evrepl_code
 evri_server_create(evri_server **out, const evri_config *cfg, FILE *log_sink, evrepl_status *st)
 {
@@ -147,15 +203,23 @@ evri_server_create(evri_server **out, const evri_config *cfg, FILE *log_sink, ev
     if ((code = server_auth(srv, cfg, st)) != EVREPL_CODE_OK) {
         goto fail;
     }
+    if ((code = server_metrics(srv, cfg, st)) != EVREPL_CODE_OK) {
+        goto fail;
+    }
     if ((code = server_backend(srv, cfg, st)) != EVREPL_CODE_OK) {
         goto fail;
     }
     const evrepl_replicator_ops *ops = srv->instances[0].ops;
+    evri_metrics_set_backend(srv->metrics, ops->name, ops->dev_mode);
+    // Calls are counted only when someone can read the counts: off, the call path skips them.
+    evri_metrics *exported = cfg->metrics_listen != NULL ? srv->metrics : NULL;
+    srv->max_queue = cfg->max_queue;
     srv->app = (evri_app){
         .version = EVREPL_VERSION_STRING,
         .schema_version = evri_schema_version,
         .shared = srv->instances[0],
         .receipt_signer = srv->signer,
+        .metrics = exported,
     };
     size_t n_bindings;
     const evri_service_binding *bindings = evri_handler_bindings(&n_bindings);
@@ -169,6 +233,7 @@ evri_server_create(evri_server **out, const evri_config *cfg, FILE *log_sink, ev
         .max_timeout_ms = cfg->max_timeout_ms,
         .max_metadata_bytes = cfg->max_metadata_bytes,
         .log = srv->log,
+        .metrics = exported,
         .auth = srv->auth,
         .app = &srv->app,
     };
@@ -193,6 +258,9 @@ evri_server_create(evri_server **out, const evri_config *cfg, FILE *log_sink, ev
     if ((code = evri_transport_create(&srv->transport, &tc, st)) != EVREPL_CODE_OK) {
         goto fail;
     }
+    if ((code = server_metrics_http(srv, cfg, st)) != EVREPL_CODE_OK) {
+        goto fail;
+    }
     if (ops->dev_mode) {
         evri_log_fields(srv->log, EVRI_LOG_WARN,
                         "DEV MODE: the stub backend fakes every answer; receipts and "
@@ -202,6 +270,13 @@ evri_server_create(evri_server **out, const evri_config *cfg, FILE *log_sink, ev
     for (size_t i = 0; i < cfg->n_listen; i++) {
         evri_log_fields(srv->log, EVRI_LOG_INFO, "listening",
                         (evri_log_field[]){evri_lf_str("url", cfg->listen[i])}, 1);
+    }
+    if (srv->metrics_http != NULL) {
+        evri_log_fields(
+            srv->log, EVRI_LOG_INFO, "metrics listening",
+            (evri_log_field[]){evri_lf_str("url", cfg->metrics_listen),
+                               evri_lf_str("path", evri_metrics_http_path(srv->metrics_http))},
+            2);
     }
     evri_log_fields(
         srv->log, EVRI_LOG_INFO, "serving",
@@ -236,6 +311,7 @@ evri_server_destroy(evri_server *srv)
     if (srv == NULL) {
         return;
     }
+    evri_metrics_http_destroy(srv->metrics_http); // no scrape reads what is freed below
     evri_transport_destroy(srv->transport);
     evri_rpc_destroy(srv->rpc);
     evri_auth_destroy(srv->auth);
@@ -247,6 +323,7 @@ evri_server_destroy(evri_server *srv)
         srv->def->shared_destroy(srv->shared);
     }
     free(srv->replicas);
+    evri_metrics_destroy(srv->metrics); // after the backend, which reports into it
     evri_signer_destroy(srv->signer);
     evri_log_destroy(srv->log);
     free(srv);

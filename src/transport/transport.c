@@ -567,6 +567,15 @@ evri_transport_drain(evri_transport *t, uint32_t timeout_ms)
     return left;
 }
 
+unsigned
+evri_transport_queue_depth(evri_transport *t)
+{
+    pthread_mutex_lock(&t->mu);
+    unsigned n = t->q_len;
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
 void
 evri_transport_destroy(evri_transport *t)
 {

@@ -59,6 +59,10 @@ EVREPL_NODISCARD evrepl_code evri_transport_create(evri_transport **out,
 // flight. Returns how many calls were still in flight when it gave up (0: all answered).
 unsigned evri_transport_drain(evri_transport *t, uint32_t timeout_ms);
 
+// How many calls wait for a worker now (for the metrics). Thread safety: any thread; takes the
+// queue's lock briefly.
+unsigned evri_transport_queue_depth(evri_transport *t);
+
 // Stops everything and frees. Accepts NULL.
 void evri_transport_destroy(evri_transport *t);
 

@@ -1,0 +1,49 @@
+// Helpers of the pg suites that test the data layer: the fixture's trio (tools/trio writes
+// $EVREPL_TRIO_DIR/nodes, one "NODE CONNINFO" line per node, once it is up), SQL through
+// src/adapters/postgres/admin.h, and the evrepl program.
+#ifndef EVREPL_TESTS_PG_PGTEST_H
+#define EVREPL_TESTS_PG_PGTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "adapters/postgres/admin.h"
+
+#define PGT_PRIMARY  "primary"
+#define PGT_US_EAST  "us-east"
+#define PGT_EU_WEST  "eu-west"
+#define PGT_AP_SOUTH "ap-south"
+
+// Reads the trio's nodes file. False (with the reason in why) when there is no trio.
+bool pgt_trio_ready(char *why, size_t why_size);
+
+// What a suite's main() returns when the trio is not there: 77 (ctest SKIP_RETURN_CODE), or
+// 1 under CI=true. Prints why.
+int pgt_unavailable(const char *suite, const char *why);
+
+// The conninfo of a node's evrepl database (after pgt_trio_ready()). Static storage.
+const char *pgt_conninfo(const char *node);
+
+// The conninfo of database db on a node, into out.
+void pgt_conninfo_db(const char *node, const char *db, char *out, size_t size);
+
+// Opens a connection or fails the test.
+evri_pg_db *pgt_open(const char *conninfo);
+
+// Runs SQL or fails the test.
+void pgt_exec(const char *conninfo, const char *sql);
+
+// Runs SQL that must fail with SQLSTATE want, or fails the test.
+void pgt_exec_fails(const char *conninfo, const char *sql, const char *want);
+
+// The first value of a query as a number, or fails the test.
+long long pgt_number(const char *conninfo, const char *sql);
+
+// Sleeps ms milliseconds.
+void pgt_sleep_ms(int ms);
+
+// Runs $EVREPL_BIN_DIR/evrepl with the NULL-terminated arguments that follow, in dir (for its
+// output files), and returns its exit code; its stdout and stderr land in out and err.
+int pgt_evrepl(const char *dir, char *out, size_t out_size, char *err, size_t err_size, ...);
+
+#endif // EVREPL_TESTS_PG_PGTEST_H

@@ -42,11 +42,18 @@ typedef struct pg_shared {
     bool stopping;
 } pg_shared;
 
+// Signatures an instance has already checked (verify.c).
+typedef struct pg_sig_seen pg_sig_seen;
+
 typedef struct pg_instance {
     pg_shared *sh;
     pgn primary;
-    pgn *replicas; // sh->n_replicas
+    pgn *replicas;     // sh->n_replicas
+    pg_sig_seen *sigs; // NULL until the first verification needs it
 } pg_instance;
+
+// Frees an instance's signature cache. Accepts NULL.
+void pg_sig_seen_free(pg_sig_seen *s);
 
 // Records the outcome of talking to the primary (for Health).
 void pg_primary_seen(pg_shared *sh, bool up);

@@ -300,7 +300,7 @@ evri_pg_event_from_row(const PGresult *res, int row, evri_event *out, evrepl_sta
     uint8_t u64[8];
     const char *bad = NULL;
     memset(&ev, 0, sizeof(ev));
-    if (PQnfields(res) != EVRI_PG_EVENT_NCOLUMNS || PQbinaryTuples(res) != 1 || row < 0 ||
+    if (PQnfields(res) < EVRI_PG_EVENT_NCOLUMNS || PQbinaryTuples(res) != 1 || row < 0 ||
         row >= PQntuples(res)) {
         return evri_status_set(st, EVREPL_CODE_INTERNAL,
                                "events row: not a binary result of the event columns");

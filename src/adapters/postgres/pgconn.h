@@ -81,7 +81,8 @@ EVREPL_NODISCARD evrepl_code evri_pg_get_timestamptz(const uint8_t in[8], int64_
     "signing_key_id, created_at"
 #define EVRI_PG_EVENT_NCOLUMNS 9
 
-// Fills *out from row `row` of a binary result whose columns are EVRI_PG_EVENT_COLUMNS.
+// Fills *out from row `row` of a binary result whose first columns are EVRI_PG_EVENT_COLUMNS
+// (any columns after them are the caller's).
 // out->payload borrows from res (valid until PQclear). Checks only what must hold to fill the
 // struct (sizes, no NULLs, finite time); judge the event with evri_event_check().
 // INVALID_ARGUMENT names the column; *out is written only on success.

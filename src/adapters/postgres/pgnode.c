@@ -40,6 +40,7 @@ pgn_reset(pgn *n, evrepl_code code, const char *fmt, ...)
     }
     n->phase = PGN_DOWN;
     n->listening = false;
+    n->n_prepared = 0;
     pgn_clear_result(n);
     n->done = true;
     n->code = code;
@@ -113,6 +114,7 @@ pgn_start_connect(pgn *n)
     evri_pg_conn_params(n->conninfo, PGN_APP_NAME, keys, vals);
     n->conn = PQconnectStartParams(keys, vals, 1);
     n->listening = false;
+    n->n_prepared = 0;
     if (n->conn == NULL || PQstatus(n->conn) == CONNECTION_BAD) {
         pgn_fail_conn(n, "cannot connect");
         return;
@@ -133,6 +135,7 @@ pgn_retry_or_fail(pgn *n, const char *what)
         n->conn = NULL;
         n->phase = PGN_DOWN;
         n->listening = false;
+        n->n_prepared = 0;
         n->code = EVREPL_CODE_OK;
         n->error[0] = '\0';
         pgn_advance(n);
@@ -142,21 +145,53 @@ pgn_retry_or_fail(pgn *n, const char *what)
 }
 
 static void
+pgn_stmt_name(size_t i, char name[16])
+{
+    snprintf(name, 16, "evrepl_%zu", i);
+}
+
+// The index of the query's prepared statement on this session, or -1.
+static int
+pgn_prepared_index(const pgn *n)
+{
+    for (size_t i = 0; i < n->n_prepared; i++) {
+        if (n->prepared[i] == n->sql) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static void
 pgn_send(pgn *n)
 {
-    const char *sql = n->sql;
-    int np = n->n_params;
+    char name[16];
+    int ok;
+    pgn_phase next = PGN_BUSY;
     if (n->listen && !n->listening) {
-        sql = "LISTEN " EVRI_PG_NOTIFY_CHANNEL;
-        np = 0;
+        ok = PQsendQueryParams(n->conn, "LISTEN " EVRI_PG_NOTIFY_CHANNEL, 0, NULL, NULL, NULL, NULL,
+                               1);
+        next = PGN_SETUP;
+    } else {
+        int idx = pgn_prepared_index(n);
+        const char *const *params = n->n_params > 0 ? n->params : NULL;
+        if (idx >= 0) {
+            pgn_stmt_name((size_t)idx, name);
+            ok = PQsendQueryPrepared(n->conn, name, n->n_params, params, NULL, NULL, 1);
+        } else if (n->n_prepared < PGN_MAX_PREPARED) {
+            // First use on this session: prepare it (pgn_read then sends the query).
+            pgn_stmt_name(n->n_prepared, name);
+            ok = PQsendPrepare(n->conn, name, n->sql, n->n_params, NULL);
+            next = PGN_PREPARE;
+        } else {
+            ok = PQsendQueryParams(n->conn, n->sql, n->n_params, NULL, params, NULL, NULL, 1);
+        }
     }
-    int ok = np > 0 ? PQsendQueryParams(n->conn, sql, np, NULL, n->params, NULL, NULL, 1)
-                    : PQsendQueryParams(n->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
     if (!ok) {
         pgn_retry_or_fail(n, "cannot send a query");
         return;
     }
-    n->phase = sql == n->sql ? PGN_BUSY : PGN_SETUP;
+    n->phase = next;
     if (PQflush(n->conn) < 0) {
         pgn_retry_or_fail(n, "cannot send a query");
     }
@@ -189,8 +224,26 @@ pgn_read(pgn *n)
                 pgn_send(n);
                 return;
             }
+            if (n->phase == PGN_PREPARE) {
+                n->phase = PGN_IDLE;
+                if (n->code != EVREPL_CODE_OK) {
+                    // The statement does not prepare (a missing table, say): the query's
+                    // failure, as running it unprepared would have reported it.
+                    n->done = true;
+                    return;
+                }
+                n->prepared[n->n_prepared++] = n->sql;
+                pgn_send(n);
+                return;
+            }
             n->phase = PGN_IDLE;
             n->done = true;
+            if (n->stale) {
+                // The session's prepared statements no longer fit the schema: start afresh
+                // (this query's failure stands; the next one prepares again).
+                n->stale = false;
+                pgn_reset(n, n->code, "%s", n->error);
+            }
             return;
         }
         ExecStatusType s = PQresultStatus(r);
@@ -204,9 +257,14 @@ pgn_read(pgn *n)
         } else {
             evrepl_status st;
             evri_pg_result_check(n->conn, r, PGRES_TUPLES_OK,
-                                 n->phase == PGN_BUSY ? "query" : "LISTEN", &st);
+                                 n->phase == PGN_SETUP ? "LISTEN" : "query", &st);
             n->code = st.code;
             snprintf(n->error, sizeof(n->error), "%.190s", st.message);
+            // 0A000: a cached plan would change its result type (the schema changed under
+            // it); 26000: the statement is gone.
+            const char *state = evri_pg_sqlstate(r);
+            n->stale = n->phase == PGN_BUSY &&
+                       (strcmp(state, "0A000") == 0 || strcmp(state, "26000") == 0);
             pgn_clear_result(n);
             PQclear(r);
         }
@@ -247,6 +305,7 @@ pgn_advance(pgn *n)
         pgn_send(n);
         return;
     case PGN_SETUP:
+    case PGN_PREPARE:
     case PGN_BUSY:
         pgn_read(n);
         return;

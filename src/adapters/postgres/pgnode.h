@@ -21,10 +21,14 @@
 
 #define PGN_MAX_PARAMS 4
 
+// Statements prepared per session (see pgn_set_query); queries beyond this many run unnamed.
+#define PGN_MAX_PREPARED 16
+
 typedef enum pgn_phase {
     PGN_DOWN,       // no connection
     PGN_CONNECTING, // PQconnectPoll in progress
     PGN_SETUP,      // LISTEN in flight
+    PGN_PREPARE,    // the query's statement is being prepared on this session
     PGN_IDLE,       // connected, nothing in flight
     PGN_BUSY,       // a query in flight
 } pgn_phase;
@@ -37,6 +41,11 @@ typedef struct pgn {
     pgn_phase phase;
     PostgresPollingStatusType poll; // while connecting
     bool listening;                 // this session LISTENs
+    // Statements this session has prepared, by the address of their SQL text (queries are
+    // static strings); statement i is named "evrepl_<i>".
+    const char *prepared[PGN_MAX_PREPARED];
+    size_t n_prepared;
+    bool stale; // a prepared statement failed in a way that calls for a fresh session
 
     // The query of the current run (set with pgn_set_query), NULL for none.
     const char *sql;
@@ -63,7 +72,10 @@ void pgn_init(pgn *n, const char *id, const char *conninfo, bool listen);
 void pgn_fini(pgn *n);
 
 // Sets the query for the next pgn_run(): sql with up to PGN_MAX_PARAMS text parameters
-// (borrowed until the run ends); results come in binary format.
+// (borrowed until the run ends); results come in binary format. sql must be a string that
+// lives as long as the node (a literal): each session prepares it once, on its first use
+// (one extra round trip then), and afterwards runs the prepared statement, which skips the
+// server's parsing and, once PostgreSQL settles on a generic plan, its planning.
 void pgn_set_query(pgn *n, const char *sql, int n_params, const char *const *params);
 // Clears the query (the node takes no part in the next run).
 void pgn_clear_query(pgn *n);

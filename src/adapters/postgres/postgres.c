@@ -281,6 +281,7 @@ pg_instance_destroy(void *self)
         pgn_fini(&in->replicas[i]);
     }
     free(in->replicas);
+    pg_sig_seen_free(in->sigs);
     free(in);
 }
 

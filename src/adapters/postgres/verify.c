@@ -3,7 +3,10 @@
 //
 // Rounds, each sent to every node at once:
 //   1. the primary's schema version and head (H, hash); each replica's schema version, head,
-//      and its hash at the position it showed at its last good verification;
+//      and its hash at the position it showed at its last good verification. For a tail
+//      check (not a full audit) this round also brings the tail itself: the primary's hashes
+//      of its newest `tail` events and each replica's newest `tail` + 1 rows in full, so that
+//      when every replica is at H (the usual case) the whole verification is one round trip;
 //   2. replicas behind H are waited for (apply notifications, or polling) until the deadline;
 //   3. the primary's hashes at the replicas' comparison points, and the replicas' hashes at H;
 //   4. the checked range (the tail ending at H, or everything with full_audit) in batches:
@@ -30,18 +33,29 @@
 #define PG_MAX_ERRORS   8 // per replica; then one "... more" line
 #define PG_MAX_REPLICAS 15
 
+// Round 1 on the primary: its schema version and the hashes of its newest $1 events, oldest
+// first (the last row is the head; an empty log gives one row of NULLs after the version).
 static const char primary_head_sql[] =
     "SELECT v.version, h.sequence, h.content_hash "
     "FROM (SELECT max(version) AS version FROM schema_migrations) v "
     "LEFT JOIN LATERAL (SELECT sequence, content_hash FROM events "
-    "ORDER BY sequence DESC LIMIT 1) h ON true";
+    "ORDER BY sequence DESC LIMIT $1::bigint) h ON true ORDER BY h.sequence";
 
+// Round 1 on a replica: its newest $2 rows in full, oldest first (columns 0-8 are
+// EVRI_PG_EVENT_COLUMNS; the last row is its head), then its schema version (9) and its hash
+// at sequence $1 (10), the same on every row.
 static const char replica_head_sql[] =
-    "SELECT v.version, h.sequence, h.content_hash, r.content_hash "
+    "SELECT h.*, v.version, r.content_hash "
     "FROM (SELECT max(version) AS version FROM schema_migrations) v "
-    "LEFT JOIN LATERAL (SELECT sequence, content_hash FROM events "
-    "ORDER BY sequence DESC LIMIT 1) h ON true "
-    "LEFT JOIN LATERAL (SELECT content_hash FROM events WHERE sequence = $1::bigint) r ON true";
+    "LEFT JOIN LATERAL (SELECT " EVRI_PG_EVENT_COLUMNS " FROM events "
+    "ORDER BY sequence DESC LIMIT $2::bigint) h ON true "
+    "LEFT JOIN LATERAL (SELECT content_hash FROM events WHERE sequence = $1::bigint) r ON true "
+    "ORDER BY h.sequence";
+
+#define REPLICA_HEAD_VERSION_COL  EVRI_PG_EVENT_NCOLUMNS
+#define REPLICA_HEAD_REMEMBER_COL (EVRI_PG_EVENT_NCOLUMNS + 1)
+#define EVENT_SEQUENCE_COL        1
+#define EVENT_HASH_COL            5
 
 static const char head_only_sql[] =
     "SELECT sequence, content_hash FROM events ORDER BY sequence DESC LIMIT 1";
@@ -93,6 +107,8 @@ typedef struct rep {
     char **errors;
     size_t n_errors;
     size_t n_dropped;
+    PGresult *pre;              // round 1's rows (the newest ones), owned; NULL when none
+    const PGresult *batch_rows; // the rows check_batch reads for the batch in hand
 } rep;
 
 typedef struct verify_ctx {
@@ -104,8 +120,10 @@ typedef struct verify_ctx {
     size_t n;
     bool keys_refreshed;
     bool oom;
-    bool cut_short;     // the deadline came before every round ran
-    uint64_t round1_ns; // how long the first round took: a measure of the slowest node's RTT
+    bool cut_short;        // the deadline came before every round ran
+    uint64_t round1_ns;    // how long the first round took: a measure of the slowest node's RTT
+    uint64_t prefetch;     // events of the tail that round 1 brings (0: none, a full audit)
+    PGresult *pre_primary; // round 1's answer from the primary, owned
 } verify_ctx;
 
 static void rep_error(verify_ctx *v, rep *r, const char *fmt, ...)
@@ -149,15 +167,21 @@ static evrepl_code
 round_heads(verify_ctx *v, evrepl_status *st)
 {
     char rem_text[PG_MAX_REPLICAS][24];
+    char p_limit[24], r_limit[24];
     pgn *nodes[1 + PG_MAX_REPLICAS];
-    pgn_set_query(primary(v), primary_head_sql, 0, NULL);
+    // The tail (when prefetching) and, on replicas, the row before it for the chain link.
+    uint64_t tail = v->prefetch > 0 ? v->prefetch : 1;
+    snprintf(p_limit, sizeof(p_limit), "%" PRIu64, tail);
+    snprintf(r_limit, sizeof(r_limit), "%" PRIu64, v->prefetch > 0 ? tail + 1 : 1);
+    const char *pparams[] = {p_limit};
+    pgn_set_query(primary(v), primary_head_sql, 1, pparams);
     nodes[0] = primary(v);
     for (size_t i = 0; i < v->n; i++) {
         rep *r = &v->reps[i];
         r->remembered = evri_pg_heads_get(v->in->sh->heads, i, &r->rem_seq, r->rem_hash);
         snprintf(rem_text[i], sizeof(rem_text[i]), "%" PRIu64, r->remembered ? r->rem_seq : 0);
-        const char *params[] = {rem_text[i]};
-        pgn_set_query(r->node, replica_head_sql, 1, params);
+        const char *params[] = {rem_text[i], r_limit};
+        pgn_set_query(r->node, replica_head_sql, 2, params);
         nodes[1 + i] = r->node;
     }
     uint64_t t0 = evri_now_ns();
@@ -175,13 +199,17 @@ round_heads(verify_ctx *v, evrepl_status *st)
     if (code != EVREPL_CODE_OK) {
         return code;
     }
-    if (pgn_has(p, 0, 1)) {
-        v->H = pgn_u64(p, 0, 1);
-        if (!pgn_bytes(p, 0, 2, v->H_hash, EVREPL_HASH_BYTES)) {
+    int last = pgn_rows(p) - 1; // the head's row
+    if (pgn_has(p, last, 1)) {
+        v->H = pgn_u64(p, last, 1);
+        if (!pgn_bytes(p, last, 2, v->H_hash, EVREPL_HASH_BYTES)) {
             return evri_status_set(st, EVREPL_CODE_INTERNAL,
                                    "the primary's head hash is not 32 bytes");
         }
     }
+    // The rows stay with this call: the range check may need no other round.
+    v->pre_primary = p->res;
+    p->res = NULL;
     for (size_t i = 0; i < v->n; i++) {
         rep *r = &v->reps[i];
         pgn *n = r->node;
@@ -191,26 +219,32 @@ round_heads(verify_ctx *v, evrepl_status *st)
             rep_error(v, r, "has no evrepl schema (%s)", n->error);
             continue;
         }
-        if (n->code != EVREPL_CODE_OK || n->res == NULL) {
+        if (n->code != EVREPL_CODE_OK || n->res == NULL || pgn_rows(n) < 1) {
             rep_error(v, r, "unreachable: %s", n->error[0] != '\0' ? n->error : "no connection");
             continue;
         }
         r->reachable = true;
         r->schema_ok = true;
-        if (pgn_has(n, 0, 0)) {
-            pgn_text(n, 0, 0, r->version, sizeof(r->version));
+        if (pgn_has(n, 0, REPLICA_HEAD_VERSION_COL)) {
+            pgn_text(n, 0, REPLICA_HEAD_VERSION_COL, r->version, sizeof(r->version));
         }
-        if (pgn_has(n, 0, 1)) {
-            r->head = pgn_u64(n, 0, 1);
-            if (!pgn_bytes(n, 0, 2, r->head_hash, EVREPL_HASH_BYTES)) {
+        int rl = pgn_rows(n) - 1;
+        if (pgn_has(n, rl, EVENT_SEQUENCE_COL)) {
+            r->head = pgn_u64(n, rl, EVENT_SEQUENCE_COL);
+            if (!pgn_bytes(n, rl, EVENT_HASH_COL, r->head_hash, EVREPL_HASH_BYTES)) {
                 rep_error(v, r, "sequence %" PRIu64 ": content hash is not 32 bytes", r->head);
                 memset(r->head_hash, 0, EVREPL_HASH_BYTES);
             }
         }
         if (r->remembered) {
             uint8_t h[EVREPL_HASH_BYTES];
-            r->rem_held = pgn_has(n, 0, 3) && pgn_bytes(n, 0, 3, h, sizeof(h)) &&
+            r->rem_held = pgn_has(n, 0, REPLICA_HEAD_REMEMBER_COL) &&
+                          pgn_bytes(n, 0, REPLICA_HEAD_REMEMBER_COL, h, sizeof(h)) &&
                           memcmp(h, r->rem_hash, EVREPL_HASH_BYTES) == 0;
+        }
+        if (r->head > 0) {
+            r->pre = n->res;
+            n->res = NULL;
         }
     }
     return evri_status_ok(st);
@@ -427,6 +461,33 @@ round_compare(verify_ctx *v, evrepl_status *st)
 
 // ---- round 4: re-check the range ----------------------------------------------------------
 
+// Binary-format reads of a result that this call holds itself (round 1's, or a batch's).
+static bool
+res_has(const PGresult *res, int row, int col)
+{
+    return res != NULL && row >= 0 && row < PQntuples(res) && col < PQnfields(res) &&
+           !PQgetisnull(res, row, col);
+}
+
+static uint64_t
+res_u64(const PGresult *res, int row, int col)
+{
+    if (!res_has(res, row, col) || PQgetlength(res, row, col) != 8) {
+        return 0;
+    }
+    return evri_pg_get_u64((const uint8_t *)PQgetvalue(res, row, col));
+}
+
+// True when the rows of res (ascending by the sequence in column seq_col) run from lo or
+// before to hi or after.
+static bool
+res_covers(const PGresult *res, int seq_col, uint64_t lo, uint64_t hi)
+{
+    int n = res != NULL ? PQntuples(res) : 0;
+    return n > 0 && res_has(res, 0, seq_col) && res_has(res, n - 1, seq_col) &&
+           res_u64(res, 0, seq_col) <= lo && res_u64(res, n - 1, seq_col) >= hi;
+}
+
 typedef struct sig_memo {
     bool set;
     bool ok;
@@ -435,18 +496,81 @@ typedef struct sig_memo {
     char key_id[EVRI_KEY_ID_LEN + 1];
 } sig_memo;
 
-// Checks one replica's rows of a batch [a, b] (rows from a - 1 when a > 1, for the link).
-static void
-check_batch(verify_ctx *v, rep *r, uint64_t a, uint64_t b, const pgn *pn, sig_memo *memo,
-            bool *need_keys)
+// Signatures this instance checked in earlier calls: repeated verifications of the same tail
+// cost no Ed25519 operation. Direct-mapped by content hash; a slot keeps one (public key,
+// content hash, signature) and its verdict, which those bytes alone decide.
+#define PG_SIG_SEEN_SLOTS 512
+
+typedef struct sig_seen_slot {
+    bool set;
+    bool ok;
+    uint8_t pk[EVREPL_PUBLIC_KEY_BYTES];
+    uint8_t hash[EVREPL_HASH_BYTES];
+    uint8_t sig[EVREPL_SIGNATURE_BYTES];
+} sig_seen_slot;
+
+struct pg_sig_seen {
+    sig_seen_slot slot[PG_SIG_SEEN_SLOTS];
+};
+
+void
+pg_sig_seen_free(pg_sig_seen *s)
 {
-    const pgn *n = r->node;
+    free(s);
+}
+
+static size_t
+sig_seen_index(const evri_event *ev)
+{
+    return ((size_t)ev->content_hash[0] << 8 | ev->content_hash[1]) % PG_SIG_SEEN_SLOTS;
+}
+
+static bool
+sig_seen_get(pg_instance *in, const uint8_t pk[EVREPL_PUBLIC_KEY_BYTES], const evri_event *ev,
+             bool *ok)
+{
+    if (in->sigs == NULL) {
+        return false;
+    }
+    const sig_seen_slot *e = &in->sigs->slot[sig_seen_index(ev)];
+    if (!e->set || memcmp(e->hash, ev->content_hash, sizeof(e->hash)) != 0 ||
+        memcmp(e->sig, ev->signature, sizeof(e->sig)) != 0 ||
+        memcmp(e->pk, pk, sizeof(e->pk)) != 0) {
+        return false;
+    }
+    *ok = e->ok;
+    return true;
+}
+
+static void
+sig_seen_put(pg_instance *in, const uint8_t pk[EVREPL_PUBLIC_KEY_BYTES], const evri_event *ev,
+             bool ok)
+{
+    if (in->sigs == NULL && (in->sigs = calloc(1, sizeof(*in->sigs))) == NULL) {
+        return; // no memory for the cache: signatures are simply checked again next time
+    }
+    sig_seen_slot *e = &in->sigs->slot[sig_seen_index(ev)];
+    e->set = true;
+    e->ok = ok;
+    memcpy(e->pk, pk, sizeof(e->pk));
+    memcpy(e->hash, ev->content_hash, sizeof(e->hash));
+    memcpy(e->sig, ev->signature, sizeof(e->sig));
+}
+
+// Checks one replica's rows of a batch [a, b] (rows from a - 1 when a > 1, for the link):
+// rows holds them in EVRI_PG_EVENT_COLUMNS order (more columns may follow), prim the
+// primary's (sequence, content hash) in columns prim_col and prim_col + 1, ascending.
+static void
+check_batch(verify_ctx *v, rep *r, uint64_t a, uint64_t b, const PGresult *rows,
+            const PGresult *prim, int prim_col, sig_memo *memo, bool *need_keys)
+{
     int prow = 0;
+    int n_prim = prim != NULL ? PQntuples(prim) : 0;
     uint64_t expect = a;
-    for (int row = 0; row < pgn_rows(n); row++) {
+    for (int row = 0; row < PQntuples(rows); row++) {
         evri_event ev;
         evrepl_status st;
-        if (evri_pg_event_from_row(n->res, row, &ev, &st) != EVREPL_CODE_OK) {
+        if (evri_pg_event_from_row(rows, row, &ev, &st) != EVREPL_CODE_OK) {
             rep_error(v, r, "a row near sequence %" PRIu64 " cannot be read: %s", expect,
                       st.message);
             r->sig_ok = false;
@@ -468,16 +592,19 @@ check_batch(verify_ctx *v, rep *r, uint64_t a, uint64_t b, const pgn *pn, sig_me
             expect++;
         }
         expect = ev.sequence + 1;
-        // The key, and the signature at most once per distinct (hash, signature, key).
+        // The key, and the signature at most once per distinct (hash, signature, key): once
+        // per call (memo, shared by the replicas), and not again in later calls (seen).
         uint8_t pk[EVREPL_PUBLIC_KEY_BYTES];
         bool have_key = pg_key_lookup(v->in->sh, ev.signing_key_id, pk);
         sig_memo *m = &memo[ev.sequence - a];
         bool memo_hit = m->set && memcmp(m->hash, ev.content_hash, EVREPL_HASH_BYTES) == 0 &&
                         memcmp(m->sig, ev.signature, EVREPL_SIGNATURE_BYTES) == 0 &&
                         strcmp(m->key_id, ev.signing_key_id) == 0;
+        bool seen_ok = false;
+        bool seen_hit = !memo_hit && have_key && sig_seen_get(v->in, pk, &ev, &seen_ok);
         evri_event_verdict vd;
         const uint8_t *link = ev.sequence == 1 ? NULL : (r->link_known ? r->link : NULL);
-        if (evri_event_check(&ev, memo_hit || !have_key ? NULL : pk, link, &vd, &st) !=
+        if (evri_event_check(&ev, memo_hit || seen_hit || !have_key ? NULL : pk, link, &vd, &st) !=
             EVREPL_CODE_OK) {
             v->oom = true;
             return;
@@ -485,6 +612,11 @@ check_batch(verify_ctx *v, rep *r, uint64_t a, uint64_t b, const pgn *pn, sig_me
         if (memo_hit) {
             vd.signature_ok = m->ok;
         } else if (have_key) {
+            if (seen_hit) {
+                vd.signature_ok = seen_ok;
+            } else {
+                sig_seen_put(v->in, pk, &ev, vd.signature_ok);
+            }
             m->set = true;
             m->ok = vd.signature_ok;
             memcpy(m->hash, ev.content_hash, EVREPL_HASH_BYTES);
@@ -522,13 +654,14 @@ check_batch(verify_ctx *v, rep *r, uint64_t a, uint64_t b, const pgn *pn, sig_me
         memcpy(r->link, ev.content_hash, EVREPL_HASH_BYTES);
         r->link_known = true;
         // The primary's hash at the same sequence.
-        while (prow < pgn_rows(pn) && pgn_u64(pn, prow, 0) < ev.sequence) {
+        while (prow < n_prim && res_u64(prim, prow, prim_col) < ev.sequence) {
             prow++;
         }
-        uint8_t ph[EVREPL_HASH_BYTES];
-        if (prow < pgn_rows(pn) && pgn_u64(pn, prow, 0) == ev.sequence &&
-            pgn_bytes(pn, prow, 1, ph, sizeof(ph))) {
-            if (memcmp(ph, ev.content_hash, EVREPL_HASH_BYTES) != 0) {
+        if (prow < n_prim && res_u64(prim, prow, prim_col) == ev.sequence &&
+            res_has(prim, prow, prim_col + 1) &&
+            PQgetlength(prim, prow, prim_col + 1) == EVREPL_HASH_BYTES) {
+            if (memcmp(PQgetvalue(prim, prow, prim_col + 1), ev.content_hash, EVREPL_HASH_BYTES) !=
+                0) {
                 rep_diverged(r, ev.sequence);
                 rep_error(v, r,
                           "sequence %" PRIu64 ": holds a different event than the primary "
@@ -571,7 +704,8 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
     if (hi_all == 0) {
         return evri_status_ok(st);
     }
-    sig_memo *memo = calloc(PG_BATCH, sizeof(*memo));
+    size_t memo_n = hi_all - lo_all + 1 < PG_BATCH ? (size_t)(hi_all - lo_all + 1) : PG_BATCH;
+    sig_memo *memo = calloc(memo_n, sizeof(*memo));
     if (memo == NULL) {
         return evri_status_set(st, EVREPL_CODE_INTERNAL, "out of memory verifying");
     }
@@ -580,22 +714,36 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
         char pa[24], pb[24], ra[PG_MAX_REPLICAS][24], rb[PG_MAX_REPLICAS][24];
         pgn *nodes[1 + PG_MAX_REPLICAS];
         size_t k = 0;
-        snprintf(pa, sizeof(pa), "%" PRIu64, a);
-        snprintf(pb, sizeof(pb), "%" PRIu64, b);
-        const char *pp[] = {pa, pb};
-        pgn_set_query(primary(v), primary_range_sql, 2, pp);
-        nodes[k++] = primary(v);
+        // Round 1 brought the tail: what it covers needs no query.
+        bool prim_pre = res_covers(v->pre_primary, 1, a, b);
+        if (prim_pre) {
+            pgn_clear_query(primary(v));
+        } else {
+            snprintf(pa, sizeof(pa), "%" PRIu64, a);
+            snprintf(pb, sizeof(pb), "%" PRIu64, b);
+            const char *pp[] = {pa, pb};
+            pgn_set_query(primary(v), primary_range_sql, 2, pp);
+            nodes[k++] = primary(v);
+        }
         for (size_t i = 0; i < v->n; i++) {
             rep *r = &v->reps[i];
             pgn_clear_query(r->node);
-            if (r->range_done || r->range_hi < a || r->range_lo > b || r->node->conn == NULL) {
+            r->batch_rows = NULL;
+            if (r->range_done || r->range_hi < a || r->range_lo > b) {
                 continue;
             }
             uint64_t ra_ = a > r->range_lo ? a : r->range_lo;
             uint64_t rb_ = b < r->range_hi ? b : r->range_hi;
             // One row more before the range start, for the prev_hash link.
-            snprintf(ra[i], sizeof(ra[i]), "%" PRIu64,
-                     ra_ > 1 && !(r->link_known && ra_ > r->range_lo) ? ra_ - 1 : ra_);
+            uint64_t from = ra_ > 1 && !(r->link_known && ra_ > r->range_lo) ? ra_ - 1 : ra_;
+            if (res_covers(r->pre, EVENT_SEQUENCE_COL, from, rb_)) {
+                r->batch_rows = r->pre;
+                continue;
+            }
+            if (r->node->conn == NULL) {
+                continue;
+            }
+            snprintf(ra[i], sizeof(ra[i]), "%" PRIu64, from);
             snprintf(rb[i], sizeof(rb[i]), "%" PRIu64, rb_);
             const char *rp[] = {ra[i], rb[i]};
             pgn_set_query(r->node, replica_range_sql, 2, rp);
@@ -604,38 +752,53 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
         if (evri_now_ns() >= v->deadline) {
             break;
         }
-        pgn_run(nodes, k, v->deadline);
-        if (primary(v)->code != EVREPL_CODE_OK || primary(v)->res == NULL) {
-            if (primary(v)->code == EVREPL_CODE_DEADLINE_EXCEEDED) {
-                v->cut_short = true;
-                break; // reported per replica below as unfinished
-            }
-            free(memo);
-            return pg_primary_failed(v->in, "reading hashes to compare", st);
+        if (k > 0) {
+            pgn_run(nodes, k, v->deadline);
         }
-        memset(memo, 0, PG_BATCH * sizeof(*memo));
+        // The primary's rows stay here: refreshing the keys below reuses its node.
+        PGresult *prim_res = NULL;
+        if (!prim_pre) {
+            if (primary(v)->code != EVREPL_CODE_OK || primary(v)->res == NULL) {
+                if (primary(v)->code == EVREPL_CODE_DEADLINE_EXCEEDED) {
+                    v->cut_short = true;
+                    break; // reported per replica below as unfinished
+                }
+                free(memo);
+                return pg_primary_failed(v->in, "reading hashes to compare", st);
+            }
+            prim_res = primary(v)->res;
+            primary(v)->res = NULL;
+        }
+        const PGresult *prim = prim_pre ? v->pre_primary : prim_res;
+        int prim_col = prim_pre ? 1 : 0;
+        memset(memo, 0, memo_n * sizeof(*memo));
         bool need_keys = false;
         for (int pass = 0; pass < 2; pass++) {
             for (size_t i = 0; i < v->n; i++) {
                 rep *r = &v->reps[i];
-                if (r->node->sql != replica_range_sql || r->range_done) {
+                if (r->range_done) {
                     continue;
                 }
-                if (r->node->code != EVREPL_CODE_OK || r->node->res == NULL) {
-                    if (pass == 0) {
+                if (r->batch_rows == NULL) {
+                    if (r->node->sql != replica_range_sql) {
+                        continue; // not part of this batch
+                    }
+                    if (r->node->code != EVREPL_CODE_OK || r->node->res == NULL) {
                         rep_error(v, r,
                                   "failed while reading sequences %" PRIu64 "-%" PRIu64 ": %s", a,
                                   b, r->node->error);
                         r->range_done = true;
+                        continue;
                     }
-                    continue;
+                    r->batch_rows = r->node->res;
                 }
                 uint64_t ra_ = a > r->range_lo ? a : r->range_lo;
                 uint64_t rb_ = b < r->range_hi ? b : r->range_hi;
                 if (pass == 1) {
                     r->checked -= rb_ - ra_ + 1; // re-checked with fresh keys
                 }
-                check_batch(v, r, ra_, rb_, primary(v), memo + (ra_ - a), &need_keys);
+                check_batch(v, r, ra_, rb_, r->batch_rows, prim, prim_col, memo + (ra_ - a),
+                            &need_keys);
                 if (rb_ == r->range_hi) {
                     r->range_done = true;
                 }
@@ -651,7 +814,7 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
             }
             for (size_t i = 0; i < v->n; i++) {
                 rep *r = &v->reps[i];
-                if (r->node->sql == replica_range_sql && r->node->res != NULL) {
+                if (r->batch_rows != NULL) {
                     r->range_done = false;
                     for (size_t e = 0; e < r->n_errors; e++) {
                         free(r->errors[e]);
@@ -662,14 +825,16 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
                     r->link_known = false;
                 }
             }
-            memset(memo, 0, PG_BATCH * sizeof(*memo));
+            memset(memo, 0, memo_n * sizeof(*memo));
             need_keys = false;
         }
+        PQclear(prim_res);
         a = b + 1;
     }
     free(memo);
     for (size_t i = 0; i < v->n; i++) {
         rep *r = &v->reps[i];
+        r->batch_rows = NULL;
         if (!r->range_done && r->range_hi > 0) {
             rep_error(v, r, "checked %" PRIu64 " of %" PRIu64 " events before the deadline",
                       r->checked, r->range_hi - r->range_lo + 1);
@@ -891,6 +1056,10 @@ pg_verify_replicas(void *self, const evrepl_verify_request *req, uint64_t deadli
     v->in = in;
     v->deadline = deadline_ns;
     v->n = in->sh->n_replicas;
+    if (!req->full_audit) {
+        uint64_t tail = req->tail > 1 ? req->tail : 1;
+        v->prefetch = tail <= PG_BATCH ? tail : 0;
+    }
     for (size_t i = 0; i < v->n; i++) {
         v->reps[i].idx = i;
         v->reps[i].node = &in->replicas[i];
@@ -915,7 +1084,9 @@ pg_verify_replicas(void *self, const evrepl_verify_request *req, uint64_t deadli
     for (size_t i = 0; i < v->n; i++) {
         pgn_clear_query(v->reps[i].node);
         evri_strv_free(&v->reps[i].errors, &v->reps[i].n_errors);
+        PQclear(v->reps[i].pre);
     }
+    PQclear(v->pre_primary);
     pgn_clear_query(&in->primary);
     free(v);
     return code;

@@ -1,6 +1,6 @@
 // What an operator relies on, end to end with the built programs: the metrics endpoint
-// (scraped and parsed strictly), state-change and call log lines without secrets, and
-// start-up errors of the metrics listener.
+// (scraped and parsed strictly), state-change and call log lines without secrets, start-up
+// errors of the metrics listener, and `evrepl verify --watch`.
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -340,6 +340,84 @@ test_ops_logs_hold_no_secrets(void **state)
     assert_null(strstr(out, "s3cr3t"));
 }
 
+// Reads p's stdout so far; returns its number of lines.
+static int
+output_lines(const tproc *p, char *buf, size_t size)
+{
+    tproc_slurp(p->out_path, buf, size);
+    int n = 0;
+    for (const char *c = buf; *c != '\0'; c++) {
+        n += *c == '\n';
+    }
+    return n;
+}
+
+// Waits (at most timeout_ms) until p printed want lines.
+static bool
+wait_lines(const tproc *p, int want, int timeout_ms, char *buf, size_t size)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 50) {
+        if (output_lines(p, buf, size) >= want) {
+            return true;
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static void
+test_ops_watch_stub_prints_changes_until_a_signal(void **state)
+{
+    fixture *f = *state;
+    // Two good verifications, then every call fails: one first line, one change line.
+    char *extra[] = {"--stub-replicas=us-east,eu-west", "--stub-fail=UNAVAILABLE",
+                     "--stub-fail-after=2"};
+    start_server(f, extra, 3);
+    char *argv[] = {f->cli, "--server", f->tcp_url, "verify", "--watch", "1", NULL};
+    tproc w;
+    assert_true(tproc_start(&w, f->dir, argv));
+    char out[8192];
+    assert_true(wait_lines(&w, 2, 8000, out, sizeof(out)));
+    struct timespec ts = {1, 500 * 1000 * 1000}; // more failing rounds: no more lines
+    nanosleep(&ts, NULL);
+    kill(w.pid, SIGINT);
+    assert_int_equal(tproc_wait(&w, 10000), 0); // Ctrl-C without --fail-fast: 0
+    assert_int_equal(output_lines(&w, out, sizeof(out)), 2);
+    char *second = strchr(out, '\n') + 1;
+    assert_non_null(strstr(out, "Z VALID head=0 us-east=valid eu-west=valid signature=UNSIGNED\n"));
+    assert_true(strstr(out, "VALID") < second);
+    assert_non_null(
+        strstr(second, "Z ERROR UNAVAILABLE: stub failure mode: simulated UNAVAILABLE\n"));
+    assert_int_equal(stop_server(f), 0);
+
+    // No server at all: the watch keeps trying and says so once; SIGTERM ends it with 0, even
+    // with --fail-fast (nothing diverged).
+    char *json_argv[] = {f->cli,    "--server", f->tcp_url,    "--json", "verify",
+                         "--watch", "1",        "--fail-fast", NULL};
+    assert_true(tproc_start(&w, f->dir, json_argv));
+    assert_true(wait_lines(&w, 1, 8000, out, sizeof(out)));
+    nanosleep(&ts, NULL);
+    kill(w.pid, SIGTERM);
+    assert_int_equal(tproc_wait(&w, 10000), 0);
+    assert_int_equal(output_lines(&w, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "\"error\":{\"code\":14,\"name\":\"UNAVAILABLE\""));
+    assert_int_equal(out[0], '{');
+
+    // Usage errors.
+    char err[4096];
+    char *bad[][8] = {
+        {f->cli, "verify", "--fail-fast", NULL},
+        {f->cli, "verify", "--watch", "0", NULL},
+        {f->cli, "verify", "--watch", "soon", NULL},
+        {f->cli, "verify", "--watch", "86401", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(tproc_run(f->dir, bad[i], 5000, out, sizeof(out), err, sizeof(err)), 2);
+        assert_non_null(strstr(err, "usage: evrepl"));
+    }
+}
+
 int
 main(void)
 {
@@ -348,6 +426,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ops_metrics_listener_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_metrics_under_a_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_logs_hold_no_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ops_watch_stub_prints_changes_until_a_signal, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("ops", tests, NULL, NULL);
 }

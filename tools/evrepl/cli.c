@@ -11,7 +11,8 @@
 static const evri_cmd commands[] = {
     {"propagate", evri_cmd_propagate, "EVENT_ID",
      "PropagateEvent: print the receipt and whether its signature checks"},
-    {"verify", evri_cmd_verify, "[--tail N] [--full]", "VerifyReplicas: print a per-replica table"},
+    {"verify", evri_cmd_verify, "[--tail N] [--full] [--watch SECONDS [--fail-fast]]",
+     "VerifyReplicas: a per-replica table, or with --watch a line per change"},
     {"health", evri_cmd_health, "[--service NAME]", "Health/Check"},
     {"describe", evri_cmd_describe, "", "Server/Describe"},
     {"keygen", evri_cmd_keygen, "--out FILE", "make an Ed25519 key pair (FILE, FILE.pub)"},

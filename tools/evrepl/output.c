@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "common/clock.h"
+#include "domain/replica_state.h"
 
 void
 evri_hex(char *out, const uint8_t *p, size_t len)
@@ -314,4 +315,89 @@ evri_out_error_json(FILE *f, const evrepl_status *st)
     json_object_object_add(e, "message", json_object_new_string(st->message));
     json_object_object_add(o, "error", e);
     j_print(f, o);
+}
+
+void
+evri_out_watch_key(char *key, size_t size, const evrepl_verification *v, const evri_sig_check *sig)
+{
+    int o = snprintf(key, size, "%s %s", evrepl_verification_is_valid(v) ? "VALID" : "NOT_VALID",
+                     evri_sig_check_name(sig));
+    for (size_t i = 0; i < v->n_replicas && o > 0 && (size_t)o < size; i++) {
+        o += snprintf(key + o, size - (size_t)o, " %s=%s", v->replicas[i].replica_id,
+                      evri_replica_state_name(evri_replica_state_of(&v->replicas[i])));
+    }
+}
+
+static void
+watch_time(char ts[32])
+{
+    evri_timestamp_format(evri_wallclock(), ts);
+}
+
+void
+evri_out_watch_line(FILE *f, const evrepl_verification *v, const evri_sig_check *sig, bool json)
+{
+    char ts[32];
+    watch_time(ts);
+    bool valid = evrepl_verification_is_valid(v);
+    if (json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "time", json_object_new_string(ts));
+        json_object_object_add(o, "valid", json_object_new_boolean(valid));
+        json_object_object_add(o, "primary_head_sequence",
+                               json_object_new_uint64(v->primary_head_sequence));
+        json_object *reps = json_object_new_array();
+        for (size_t i = 0; i < v->n_replicas; i++) {
+            const evrepl_replica_verification *r = &v->replicas[i];
+            json_object *jr = json_object_new_object();
+            json_object_object_add(jr, "replica_id", json_object_new_string(r->replica_id));
+            json_object_object_add(
+                jr, "state",
+                json_object_new_string(evri_replica_state_name(evri_replica_state_of(r))));
+            json_object_object_add(jr, "head_sequence", json_object_new_uint64(r->head_sequence));
+            json_object_object_add(jr, "lag_events", json_object_new_uint64(r->lag_events));
+            json_object_object_add(jr, "diverged_at_sequence",
+                                   json_object_new_uint64(r->diverged_at_sequence));
+            json_object_array_add(reps, jr);
+        }
+        json_object_object_add(o, "replicas", reps);
+        json_object_object_add(o, "errors", j_strv(v->errors, v->n_errors));
+        j_sig(o, sig);
+        j_print(f, o);
+        return;
+    }
+    fprintf(f, "%s %s head=%" PRIu64, ts, valid ? "VALID" : "NOT_VALID", v->primary_head_sequence);
+    for (size_t i = 0; i < v->n_replicas; i++) {
+        const evrepl_replica_verification *r = &v->replicas[i];
+        evri_replica_state s = evri_replica_state_of(r);
+        fprintf(f, " %s=%s", r->replica_id, evri_replica_state_name(s));
+        if (s == EVRI_REPLICA_STATE_LAGGING) {
+            fprintf(f, "(lag=%" PRIu64 ")", r->lag_events);
+        } else if (s == EVRI_REPLICA_STATE_DIVERGED) {
+            fprintf(f, "(at=%" PRIu64 ")", r->diverged_at_sequence);
+        }
+    }
+    if (v->n_replicas == 0 && v->n_errors > 0) {
+        fprintf(f, " (%s)", v->errors[0]);
+    }
+    fprintf(f, " signature=%s\n", evri_sig_check_name(sig));
+}
+
+void
+evri_out_watch_error(FILE *f, const evrepl_status *st, bool json)
+{
+    char ts[32];
+    watch_time(ts);
+    if (json) {
+        json_object *o = json_object_new_object();
+        json_object *e = json_object_new_object();
+        json_object_object_add(o, "time", json_object_new_string(ts));
+        json_object_object_add(e, "code", json_object_new_int(st->code));
+        json_object_object_add(e, "name", json_object_new_string(evrepl_code_name(st->code)));
+        json_object_object_add(e, "message", json_object_new_string(st->message));
+        json_object_object_add(o, "error", e);
+        j_print(f, o);
+        return;
+    }
+    fprintf(f, "%s ERROR %s: %s\n", ts, evrepl_code_name(st->code), st->message);
 }

@@ -26,6 +26,17 @@ void evri_out_description_json(FILE *f, const evrepl_server_description *d);
 void evri_out_health_json(FILE *f, evrepl_serving_status s);
 void evri_out_error_json(FILE *f, const evrepl_status *st);
 
+// `verify --watch`. The key of a result: what a change means (validity, signature check, each
+// replica's state); equal keys print no new line. A line: the time, VALID or NOT_VALID, the
+// primary's head, each replica's state (with lag or divergence point), the signature check;
+// with json one object per line instead. An error line: the time, ERROR and the status.
+#define EVRI_WATCH_KEY_MAX 1024
+void evri_out_watch_key(char *key, size_t size, const evrepl_verification *v,
+                        const evri_sig_check *sig);
+void evri_out_watch_line(FILE *f, const evrepl_verification *v, const evri_sig_check *sig,
+                         bool json);
+void evri_out_watch_error(FILE *f, const evrepl_status *st, bool json);
+
 // Lowercase hex of p[0..len) into out (2*len+1 bytes).
 void evri_hex(char *out, const uint8_t *p, size_t len);
 

@@ -9,6 +9,7 @@
 // still accepts and NNG still exchanges SP headers, so clients connect, send, and wait forever.
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -230,6 +231,52 @@ test_ipc_watchdog_leaves_a_healthy_listener_alone(void **state)
     server_stop(&s);
 }
 
+// evrepld itself, end to end: a hit-and-run peer on its ipc socket, and the socket serves
+// again within about three seconds (probes every second, two seconds for each), with the
+// watchdog's warning in the log.
+static void
+test_ipc_watchdog_in_evrepld(void **state)
+{
+    (void)state;
+    char dir[256], path[300], url[310], listen[330], bin[512];
+    assert_true(evri_test_tmpdir(dir));
+    snprintf(path, sizeof(path), "%s/evrepld.sock", dir);
+    snprintf(url, sizeof(url), "ipc://%s", path);
+    snprintf(listen, sizeof(listen), "--listen=%s", url);
+    snprintf(bin, sizeof(bin), "%s/evrepld", tproc_bin_dir());
+    char *argv[] = {bin, listen, NULL};
+    tproc srv;
+    assert_true(tproc_start(&srv, dir, argv));
+    bool up = false;
+    for (int i = 0; i < 100 && !up; i++) {
+        up = health(url, 200) == EVREPL_CODE_OK;
+    }
+    assert_true(up);
+    for (int round = 0; round < 2; round++) {
+        bool dead = false;
+        for (int i = 0; i < 20 && !dead; i++) {
+            hit_and_run(path, false);
+            dead = health(url, 300) != EVREPL_CODE_OK;
+        }
+        assert_true(dead || !nng_has_1518());
+        bool back = false;
+        for (int i = 0; i < 40 && !back; i++) { // 12 s at most
+            back = health(url, 300) == EVREPL_CODE_OK;
+        }
+        assert_true(back);
+    }
+    kill(srv.pid, SIGTERM);
+    int rc = tproc_wait(&srv, 10000);
+    char log[16384];
+    tproc_slurp(srv.err_path, log, sizeof(log));
+    if (rc != 0) {
+        print_message("evrepld exit %d:\n%s\n", rc, log);
+    }
+    assert_int_equal(rc, 0);
+    assert_true(!nng_has_1518() || strstr(log, "re-creating it url=ipc://") != NULL);
+    evri_test_rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -237,6 +284,7 @@ main(void)
         cmocka_unit_test(test_ipc_1518_reproduces_without_the_watchdog),
         cmocka_unit_test(test_ipc_watchdog_recreates_a_dead_listener),
         cmocka_unit_test(test_ipc_watchdog_leaves_a_healthy_listener_alone),
+        cmocka_unit_test(test_ipc_watchdog_in_evrepld),
     };
     return cmocka_run_group_tests_name("ipc_watchdog", tests, NULL, NULL);
 }

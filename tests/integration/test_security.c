@@ -1,7 +1,7 @@
 // Who may call, end to end with the built programs (docs/security.md): bearer tokens made by
 // the CLI, ipc socket mode and uid allow list, mutual TLS with certificates made by openssl at
-// test time, the ipc listener watchdog in evrepld, and that no secret (conninfo password,
-// token, receipt key) reaches a log line, an error, a response or CLI output.
+// test time, and that no secret (conninfo password, token, receipt key) reaches a log line,
+// an error, a response or CLI output. (evrepld's ipc watchdog: test_ipc_watchdog.c.)
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -13,12 +13,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <nng/nng.h>
 #include <sodium.h>
 
 #include "evrepl/client.h"
@@ -474,41 +472,6 @@ test_security_mutual_tls(void **state)
     free(log);
 }
 
-// evrepld end to end against NNG 1.5.2 issue 1518 (tests/integration/test_ipc_watchdog.c has
-// the mechanism): a hit-and-run peer on the ipc socket, and the socket serves again soon.
-static void
-test_security_evrepld_ipc_survives_hit_and_run_peers(void **state)
-{
-    fixture *f = *state;
-    char *log = malloc(BIG);
-    char ipc[330];
-    snprintf(ipc, sizeof(ipc), "--listen=%s", f->ipc_url);
-    char *args[] = {ipc, NULL};
-    evrepl_client_opts o = {.url = f->ipc_url, .timeout_ms = 300};
-    start_server(f, args, &o);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    assert_true(strlen(f->ipc_path) < sizeof(sa.sun_path));
-    memcpy(sa.sun_path, f->ipc_path, strlen(f->ipc_path) + 1);
-    for (int round = 0; round < 2; round++) {
-        // Connect-and-close races NNG's own header write, so repeat until the socket stops
-        // answering (the first try, usually).
-        bool dead = false;
-        for (int i = 0; i < 20 && !dead; i++) {
-            int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-            assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-            close(fd);
-            evrepl_status st;
-            dead = health_with(&o, &st) != EVREPL_CODE_OK;
-        }
-        assert_true(dead || NNG_MINOR_VERSION >= 6);
-        // The watchdog probes every second and gives a probe two: back within about 3 s.
-        assert_true(wait_ready(&o));
-    }
-    assert_int_equal(stop_server(f, log, BIG), 0);
-    assert_true(NNG_MINOR_VERSION >= 6 || strstr(log, "re-creating it url=ipc://") != NULL);
-    free(log);
-}
-
 // True when hay (len bytes) holds needle anywhere.
 static bool
 holds(const char *hay, size_t len, const void *needle, size_t nlen)
@@ -684,8 +647,6 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_security_ipc_mode_and_uid_allow_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_security_mutual_tls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_security_evrepld_ipc_survives_hit_and_run_peers, setup,
-                                        teardown),
         cmocka_unit_test_setup_teardown(test_security_secrets_never_leak, setup, teardown),
     };
     return cmocka_run_group_tests_name("security", tests, NULL, NULL);

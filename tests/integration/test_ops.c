@@ -1,6 +1,7 @@
 // What an operator relies on, end to end with the built programs: the metrics endpoint
 // (scraped and parsed strictly), state-change and call log lines without secrets, start-up
-// errors of the metrics listener, and `evrepl verify --watch`.
+// errors of the metrics listener, `evrepl verify --watch`, and the shipped sample config and
+// systemd unit.
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -418,6 +419,176 @@ test_ops_watch_stub_prints_changes_until_a_signal(void **state)
     }
 }
 
+// A path under the source tree ($EVREPL_SOURCE_DIR).
+static void
+source_path(char *out, size_t size, const char *rel)
+{
+    const char *src = getenv("EVREPL_SOURCE_DIR");
+    snprintf(out, size, "%s/%s", src != NULL ? src : ".", rel);
+}
+
+// The value after "name = " on the line that starts with it in text, copied to out.
+static bool
+setting(const char *text, const char *name, char *out, size_t size)
+{
+    char pat[80];
+    snprintf(pat, sizeof(pat), "\n%s = ", name);
+    const char *at = strstr(text, pat);
+    if (at == NULL && strncmp(text, pat + 1, strlen(pat) - 1) == 0) {
+        at = text - 1;
+    }
+    if (at == NULL) {
+        return false;
+    }
+    at += strlen(pat);
+    size_t n = strcspn(at, "\n");
+    snprintf(out, size, "%.*s", (int)n, at);
+    return true;
+}
+
+static void
+test_ops_sample_config_checks(void **state)
+{
+    fixture *f = *state;
+    char sample[512], out[16384], err[4096], v[512];
+    source_path(sample, sizeof(sample), "tools/evrepld.conf.sample");
+    char *argv[] = {f->bin, "--check-config", sample, NULL};
+    int rc = tproc_run(f->dir, argv, 5000, out, sizeof(out), err, sizeof(err));
+    if (rc != 0) {
+        fail_msg("evrepld --check-config %s: exit %d: %s", sample, rc, err);
+    }
+    assert_true(setting(out, "backend", v, sizeof(v)));
+    assert_string_equal(v, "postgres");
+    // A primary and three regional replicas, in order, with no password in sight.
+    const char *want = "\nreplica = us-east=";
+    const char *us = strstr(out, want);
+    const char *eu = strstr(out, "\nreplica = eu-west=");
+    const char *ap = strstr(out, "\nreplica = ap-south=");
+    assert_true(us != NULL && eu != NULL && ap != NULL && us < eu && eu < ap);
+    assert_null(strstr(out, "password="));
+    assert_true(setting(out, "metrics-listen", v, sizeof(v)));
+    assert_string_equal(v, "http://127.0.0.1:9464");
+    assert_true(setting(out, "log-format", v, sizeof(v)));
+    assert_string_equal(v, "json");
+}
+
+static void
+test_ops_every_flag_is_a_config_setting(void **state)
+{
+    fixture *f = *state;
+    char out[16384], err[4096];
+    char *help[] = {f->bin, "--help", NULL};
+    assert_int_equal(tproc_run(f->dir, help, 5000, out, sizeof(out), err, sizeof(err)), 0);
+    static const char *const not_settings[] = {"config", "check-config", "version", "help"};
+    int checked = 0;
+    char path[320];
+    snprintf(path, sizeof(path), "%s/one.conf", f->dir);
+    for (const char *p = strstr(out, "--"); p != NULL; p = strstr(p + 2, "--")) {
+        char name[64];
+        size_t n = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz-");
+        if (n == 0 || n >= sizeof(name)) {
+            continue;
+        }
+        snprintf(name, sizeof(name), "%.*s", (int)n, p + 2);
+        bool skip = false;
+        for (size_t k = 0; k < sizeof(not_settings) / sizeof(not_settings[0]); k++) {
+            skip = skip || strcmp(name, not_settings[k]) == 0;
+        }
+        if (skip) {
+            continue;
+        }
+        FILE *cf = fopen(path, "w");
+        fprintf(cf, "%s = \"x\";\n", name);
+        fclose(cf);
+        char *argv[] = {f->bin, "--check-config", path, NULL};
+        (void)tproc_run(f->dir, argv, 5000, out + 8192, sizeof(out) - 8192, err, sizeof(err));
+        if (strstr(err, "unknown setting") != NULL) {
+            fail_msg("flag --%s has no config file setting: %s", name, err);
+        }
+        checked++;
+    }
+    assert_true(checked >= 24); // every setting flag of cli.md and more
+}
+
+// The unit's Key=value (the last one when repeated), or NULL.
+static bool
+unit_key(const char *unit, const char *key, char *out, size_t size)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\n%s=", key);
+    const char *found = NULL;
+    for (const char *at = strstr(unit, pat); at != NULL; at = strstr(at + 1, pat)) {
+        found = at;
+    }
+    if (found == NULL) {
+        return false;
+    }
+    found += strlen(pat);
+    snprintf(out, size, "%.*s", (int)strcspn(found, "\n"), found);
+    return true;
+}
+
+static void
+test_ops_systemd_unit_fits_the_sample(void **state)
+{
+    fixture *f = *state;
+    char unit_path[512], sample[512], unit[8192], cfg[16384], err[4096], v[256], w[600];
+    source_path(unit_path, sizeof(unit_path), "tools/systemd/evrepld.service");
+    source_path(sample, sizeof(sample), "tools/evrepld.conf.sample");
+    assert_true(tproc_slurp(unit_path, unit, sizeof(unit)) > 0);
+    char *check[] = {f->bin, "--check-config", sample, NULL};
+    cfg[0] = '\n'; // every setting line then follows a newline
+    assert_int_equal(tproc_run(f->dir, check, 5000, cfg + 1, sizeof(cfg) - 1, err, sizeof(err)), 0);
+
+    const char *hardening[][2] = {{"User", "evrepl"},          {"NoNewPrivileges", "yes"},
+                                  {"ProtectSystem", "strict"}, {"ProtectHome", "yes"},
+                                  {"PrivateTmp", "yes"},       {"CapabilityBoundingSet", ""},
+                                  {"KillSignal", "SIGTERM"}};
+    for (size_t i = 0; i < sizeof(hardening) / sizeof(hardening[0]); i++) {
+        if (!unit_key(unit, hardening[i][0], v, sizeof(v)) || strcmp(v, hardening[i][1]) != 0) {
+            fail_msg("the unit wants %s=%s", hardening[i][0], hardening[i][1]);
+        }
+    }
+    // The ipc socket lives in the RuntimeDirectory, the state file in a writable directory.
+    assert_true(unit_key(unit, "RuntimeDirectory", v, sizeof(v)));
+    snprintf(w, sizeof(w), "\nlisten = ipc:///run/%s/", v);
+    assert_non_null(strstr(cfg, w));
+    assert_true(unit_key(unit, "ReadWritePaths", v, sizeof(v)));
+    char state_file[512];
+    assert_true(setting(cfg, "state-file", state_file, sizeof(state_file)));
+    assert_int_equal(strncmp(state_file, v, strlen(v)), 0);
+    assert_int_equal(state_file[strlen(v)], '/');
+    assert_true(unit_key(unit, "StateDirectory", w, sizeof(w)));
+    assert_non_null(strstr(v, w));
+    // Both ExecStart lines read the same file; shutdown may take max-timeout-ms (plus 1 s).
+    assert_true(unit_key(unit, "ExecStart", v, sizeof(v)));
+    assert_non_null(strstr(v, " --config /etc/evrepl/evrepld.conf"));
+    assert_true(unit_key(unit, "ExecStartPre", v, sizeof(v)));
+    assert_non_null(strstr(v, " --check-config /etc/evrepl/evrepld.conf"));
+    assert_true(unit_key(unit, "TimeoutStopSec", v, sizeof(v)));
+    assert_true(setting(cfg, "max-timeout-ms", w, sizeof(w)));
+    assert_true(atol(v) * 1000 > atol(w) + 1000);
+
+    // systemd's own check, where systemd-analyze exists: no unknown or misspelt keys.
+    if (system("command -v systemd-analyze >/dev/null 2>&1") != 0) {
+        print_message("systemd-analyze not installed: the unit's syntax is not checked\n");
+        return;
+    }
+    char copy[320], cmd[4096];
+    snprintf(copy, sizeof(copy), "%s/evrepld.service", f->dir);
+    snprintf(cmd, sizeof(cmd),
+             "sed 's#/usr/local/bin/evrepld#%s#g' '%s' > '%s' && systemd-analyze verify '%s' "
+             ">'%s/verify.out' 2>&1",
+             f->bin, unit_path, copy, copy, f->dir);
+    int rc = system(cmd);
+    char verify_out[4096];
+    snprintf(copy, sizeof(copy), "%s/verify.out", f->dir);
+    tproc_slurp(copy, verify_out, sizeof(verify_out));
+    if (rc != 0 || verify_out[0] != '\0') {
+        fail_msg("systemd-analyze verify: %s", verify_out);
+    }
+}
+
 int
 main(void)
 {
@@ -428,6 +599,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ops_logs_hold_no_secrets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ops_watch_stub_prints_changes_until_a_signal, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_ops_sample_config_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ops_every_flag_is_a_config_setting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ops_systemd_unit_fits_the_sample, setup, teardown),
     };
     return cmocka_run_group_tests_name("ops", tests, NULL, NULL);
 }

@@ -326,9 +326,20 @@ evri_event_decode(evri_event *out, const uint8_t *data, size_t len, evrepl_statu
 }
 
 void
+evri_event_ids_new(uint8_t (*ids)[EVRI_EVENT_ID_BYTES], size_t n)
+{
+    if (n == 0) {
+        return;
+    }
+    randombytes_buf(ids, n * EVRI_EVENT_ID_BYTES);
+    for (size_t i = 0; i < n; i++) {
+        ids[i][6] = (uint8_t)((ids[i][6] & 0x0f) | 0x40); // version 4
+        ids[i][8] = (uint8_t)((ids[i][8] & 0x3f) | 0x80); // RFC 4122 variant
+    }
+}
+
+void
 evri_event_id_new(uint8_t out[EVRI_EVENT_ID_BYTES])
 {
-    randombytes_buf(out, EVRI_EVENT_ID_BYTES);
-    out[6] = (uint8_t)((out[6] & 0x0f) | 0x40); // version 4
-    out[8] = (uint8_t)((out[8] & 0x3f) | 0x80); // RFC 4122 variant
+    evri_event_ids_new((uint8_t(*)[EVRI_EVENT_ID_BYTES])out, 1);
 }

@@ -516,6 +516,18 @@ test_event_id_new_is_v4(void **state)
     evrepl_uuid_format(a, text);
     assert_int_equal(text[14], '4');
     assert_non_null(strchr("89ab", text[19]));
+
+    uint8_t many[64][EVRI_EVENT_ID_BYTES];
+    evri_event_ids_new(many, 64);
+    for (size_t i = 0; i < 64; i++) {
+        evrepl_uuid_format(many[i], text);
+        assert_int_equal(text[14], '4');
+        assert_non_null(strchr("89ab", text[19]));
+        for (size_t k = 0; k < i; k++) {
+            assert_memory_not_equal(many[i], many[k], EVRI_EVENT_ID_BYTES);
+        }
+    }
+    evri_event_ids_new(many, 0); // nothing, no crash
 }
 
 int

@@ -25,6 +25,7 @@ typedef struct writer_batch {
     writer_row *rows;
     const char **values; // WRITER_NCOLS per row
     int *lengths;
+    uint8_t (*ids)[EVRI_EVENT_ID_BYTES]; // fresh ids, made for the whole batch at once
     uint64_t sent_ns;
 } writer_batch;
 
@@ -49,6 +50,7 @@ writer_free_arrays(evri_pg_writer *w)
         free(x->rows);
         free(x->values);
         free(x->lengths);
+        free(x->ids);
         memset(x, 0, sizeof(*x));
     }
     free(w->formats);
@@ -70,7 +72,9 @@ writer_reserve(evri_pg_writer *w, size_t rows)
         x->rows = calloc(rows, sizeof(*x->rows));
         x->values = calloc(rows * WRITER_NCOLS, sizeof(*x->values));
         x->lengths = calloc(rows * WRITER_NCOLS, sizeof(*x->lengths));
-        ok = ok && x->events != NULL && x->rows != NULL && x->values != NULL && x->lengths != NULL;
+        x->ids = calloc(rows, sizeof(*x->ids));
+        ok = ok && x->events != NULL && x->rows != NULL && x->values != NULL &&
+             x->lengths != NULL && x->ids != NULL;
     }
     w->formats = calloc(rows * WRITER_NCOLS, sizeof(*w->formats));
     if (!ok || w->formats == NULL) {
@@ -231,13 +235,14 @@ writer_build(evri_pg_writer *w, writer_batch *b, size_t n, uint64_t head_seq,
     uint64_t t0 = evri_now_ns();
     evrepl_code code = EVREPL_CODE_OK;
     b->n = n;
+    evri_event_ids_new(b->ids, n);
     for (size_t i = 0; i < n && code == EVREPL_CODE_OK; i++) {
         evri_event *ev = &b->events[i];
         writer_row *row = &b->rows[i];
         const char **v = &b->values[i * WRITER_NCOLS];
         int *l = &b->lengths[i * WRITER_NCOLS];
         *ev = *proto;
-        evri_event_id_new(ev->event_id);
+        memcpy(ev->event_id, b->ids[i], EVRI_EVENT_ID_BYTES);
         ev->sequence = head_seq + 1 + i;
         memcpy(ev->prev_hash, i == 0 ? head_hash : b->events[i - 1].content_hash,
                EVREPL_HASH_BYTES);

@@ -248,8 +248,10 @@ test_ipc_watchdog_in_evrepld(void **state)
     tproc srv;
     assert_true(tproc_start(&srv, dir, argv));
     bool up = false;
-    for (int i = 0; i < 100 && !up; i++) {
+    for (int i = 0; i < 200 && !up; i++) { // 10 s and more: no socket file fails at once
         up = health(url, 200) == EVREPL_CODE_OK;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
     assert_true(up);
     for (int round = 0; round < 2; round++) {
@@ -260,8 +262,10 @@ test_ipc_watchdog_in_evrepld(void **state)
         }
         assert_true(dead || !nng_has_1518());
         bool back = false;
-        for (int i = 0; i < 40 && !back; i++) { // 12 s at most
+        for (int i = 0; i < 40 && !back; i++) { // 14 s at most
             back = health(url, 300) == EVREPL_CODE_OK;
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
         }
         assert_true(back);
     }

@@ -48,8 +48,17 @@ struct evri_rpc {
 // Deepest message nesting accepted on input (envelope -> metadata entry is 2).
 #define EVRI_MAX_NESTING 8
 
+// Bytes of a call's decode arena: the unpacked Request and payload of every call this
+// server answers fit (a few hundred bytes); larger ones take the rest from malloc.
+#define EVRI_CALL_ARENA_BYTES 2048
+
 struct evri_call {
     const evri_rpc *rpc;
+    // protobuf-c allocates the unpacked messages here (bump allocation, reset per call), so a
+    // call's decode costs no malloc/free pairs.
+    ProtobufCAllocator alloc;
+    size_t arena_used;
+    _Alignas(16) uint8_t arena[EVRI_CALL_ARENA_BYTES];
     uint64_t received_ns;
     uint64_t deadline_ns;
     Evrepl__Rpc__V1__Request *req; // NULL when the body did not decode

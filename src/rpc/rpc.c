@@ -2,6 +2,7 @@
 #include "rpc/call.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,29 @@ rpc_lookup(const evri_rpc *rpc, const char *path)
     return NULL;
 }
 
+static void *
+call_arena_alloc(void *data, size_t size)
+{
+    evri_call *call = data;
+    size_t at = (call->arena_used + 15u) & ~(size_t)15u;
+    if (size <= sizeof(call->arena) && at <= sizeof(call->arena) - size) {
+        call->arena_used = at + size;
+        return call->arena + at;
+    }
+    return malloc(size);
+}
+
+static void
+call_arena_free(void *data, void *p)
+{
+    evri_call *call = data;
+    uintptr_t a = (uintptr_t)p, lo = (uintptr_t)call->arena;
+    if (a >= lo && a < lo + sizeof(call->arena)) {
+        return; // reclaimed all at once when the call is released
+    }
+    free(p);
+}
+
 evri_call *
 evri_call_create(const evri_rpc *rpc)
 {
@@ -116,6 +140,8 @@ evri_call_create(const evri_rpc *rpc)
         return NULL;
     }
     call->rpc = rpc;
+    call->alloc = (ProtobufCAllocator){
+        .alloc = call_arena_alloc, .free = call_arena_free, .allocator_data = call};
     evri_wbuf_init(&call->out);
     evri_wbuf_init(&call->resp);
     return call;
@@ -125,13 +151,14 @@ static void
 call_release(evri_call *call)
 {
     if (call->in != NULL) {
-        protobuf_c_message_free_unpacked(call->in, NULL);
+        protobuf_c_message_free_unpacked(call->in, &call->alloc);
         call->in = NULL;
     }
     if (call->req != NULL) {
-        evrepl__rpc__v1__request__free_unpacked(call->req, NULL);
+        evrepl__rpc__v1__request__free_unpacked(call->req, &call->alloc);
         call->req = NULL;
     }
+    call->arena_used = 0;
     call->method = NULL;
     call->request_id = NULL;
     call->authorization = NULL;
@@ -247,11 +274,11 @@ evri_call_begin(evri_call *call, const uint8_t *body, size_t len, uint64_t now_n
     call->deadline_ns = now_ns + rpc_budget_ns(rpc->cfg.default_timeout_ms);
     call->peer = peer != NULL ? *peer : (evri_peer){0};
 
-    call->req = evrepl__rpc__v1__request__unpack(NULL, len, body);
+    call->req = evrepl__rpc__v1__request__unpack(&call->alloc, len, body);
     if (call->req == NULL || !evri_wire_strings_valid(&evrepl__rpc__v1__request__descriptor, body,
                                                       len, EVRI_MAX_NESTING)) {
         if (call->req != NULL) {
-            evrepl__rpc__v1__request__free_unpacked(call->req, NULL);
+            evrepl__rpc__v1__request__free_unpacked(call->req, &call->alloc);
             call->req = NULL;
         }
         return call_reply(call, EVREPL_CODE_INVALID_ARGUMENT,
@@ -295,7 +322,7 @@ evri_call_begin(evri_call *call, const uint8_t *body, size_t len, uint64_t now_n
 
     const ProtobufCMessageDescriptor *in_desc = call->method->desc->input;
     const ProtobufCBinaryData *p = &call->req->payload;
-    call->in = protobuf_c_message_unpack(in_desc, NULL, p->len, p->data);
+    call->in = protobuf_c_message_unpack(in_desc, &call->alloc, p->len, p->data);
     if (call->in == NULL || !evri_wire_strings_valid(in_desc, p->data, p->len, EVRI_MAX_NESTING)) {
         return call_reply(call, EVREPL_CODE_INVALID_ARGUMENT,
                           "payload is not a decodable %s for %s", in_desc->name,
@@ -415,8 +442,7 @@ evri_call_encode(evri_call *call, const uint8_t **data, size_t *len)
     resp.metadata = metap;
 
     evri_wbuf_reset(&call->resp);
-    evrepl__rpc__v1__response__pack_to_buffer(&resp, &call->resp.base);
-    if (call->resp.failed) {
+    if (!evri_wire_pack_message(&resp.base, &call->resp.base)) {
         return false;
     }
     *data = call->resp.data;

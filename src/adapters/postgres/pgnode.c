@@ -89,6 +89,9 @@ pgn_take_notifies(pgn *n)
     while ((note = PQnotifies(n->conn)) != NULL) {
         n->notified = true;
         snprintf(n->notified_payload, sizeof(n->notified_payload), "%s", note->extra);
+        if (n->want != NULL && strcmp(note->extra, n->want) == 0) {
+            n->notified_want = true;
+        }
         PQfreemem(note);
     }
 }
@@ -356,6 +359,86 @@ pgn_run(pgn *const *nodes, size_t n, uint64_t deadline_ns)
             if (pfd[i].revents != 0) {
                 pgn_advance(who[i]);
             }
+        }
+    }
+}
+
+bool
+pgn_step(pgn *const *nodes, size_t n, uint64_t until_ns)
+{
+    struct pollfd pfd[16];
+    pgn *who[16];
+    bool was_done[16];
+    bool happened = false;
+    if (n > 16) {
+        n = 16;
+    }
+    for (size_t i = 0; i < n; i++) {
+        pgn *nd = nodes[i];
+        was_done[i] = nd->sql == NULL || nd->done;
+        if (!was_done[i]) {
+            pgn_advance(nd); // starts what has not started; reads what has arrived
+            happened = happened || nd->done;
+        } else {
+            pgn_poll_notify(nd);
+            happened = happened || nd->notified;
+        }
+    }
+    while (!happened) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            pgn *nd = nodes[i];
+            if (nd->conn == NULL) {
+                continue;
+            }
+            short ev = POLLIN;
+            if (nd->sql != NULL && !nd->done) {
+                if (nd->phase == PGN_CONNECTING) {
+                    ev = nd->poll == PGRES_POLLING_WRITING ? POLLOUT : POLLIN;
+                } else if (PQisnonblocking(nd->conn) && PQflush(nd->conn) == 1) {
+                    ev |= POLLOUT;
+                }
+            } else if (nd->phase != PGN_IDLE || !nd->listening) {
+                continue; // idle and deaf: nothing can happen on it
+            }
+            pfd[k] = (struct pollfd){.fd = PQsocket(nd->conn), .events = ev};
+            who[k++] = nd;
+        }
+        int left = evri_ms_left(until_ns);
+        if (left <= 0) {
+            return false;
+        }
+        if (k == 0) {
+            struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            return false;
+        }
+        if (poll(pfd, (nfds_t)k, left) < 0) {
+            continue; // EINTR
+        }
+        for (size_t i = 0; i < k; i++) {
+            if (pfd[i].revents == 0) {
+                continue;
+            }
+            pgn *nd = who[i];
+            if (nd->sql != NULL && !nd->done) {
+                pgn_advance(nd);
+                happened = happened || nd->done;
+            } else {
+                pgn_poll_notify(nd);
+                happened = happened || nd->notified;
+            }
+        }
+    }
+    return true;
+}
+
+void
+pgn_abort(pgn *const *nodes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (nodes[i]->sql != NULL && !nodes[i]->done) {
+            pgn_reset(nodes[i], EVREPL_CODE_DEADLINE_EXCEEDED, "no answer before the deadline");
         }
     }
 }

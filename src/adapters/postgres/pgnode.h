@@ -64,6 +64,8 @@ typedef struct pgn {
     // Notifications seen since pgn_take_notified() last cleared them.
     bool notified;
     char notified_payload[64]; // the last payload (an event id)
+    const char *want;          // a payload to look out for (borrowed), or NULL
+    bool notified_want;        // a notification carried `want`
 } pgn;
 
 // Initialises a node; it connects on first use.
@@ -84,6 +86,16 @@ void pgn_clear_query(pgn *n);
 // with a query has its result or failed, or deadline_ns passes (those nodes are reset, code
 // DEADLINE_EXCEEDED). Afterwards each node's done/res/code/error tell its outcome.
 void pgn_run(pgn *const *nodes, size_t n, uint64_t deadline_ns);
+
+// One step of an event loop over nodes: advances every node whose query is in flight and
+// watches idle listening nodes for notifications, until a query finishes, a notification
+// arrives, or until_ns passes. Nothing is reset: queries still in flight stay in flight (step
+// again, or pgn_abort() them). Returns true when a query finished or a notification came.
+// Handles at most 16 nodes.
+bool pgn_step(pgn *const *nodes, size_t n, uint64_t until_ns);
+
+// Resets every node whose query is still in flight (DEADLINE_EXCEEDED).
+void pgn_abort(pgn *const *nodes, size_t n);
 
 // Waits until a notification arrives on any of the idle, listening nodes, or until until_ns.
 // Returns true when one arrived (see each node's notified flag).

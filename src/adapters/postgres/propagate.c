@@ -133,6 +133,8 @@ pg_propagate_event(void *self, const char *event_id, uint64_t deadline_ns, evrep
     for (size_t i = 0; i < n; i++) {
         pgn_poll_notify(&in->replicas[i]);
         in->replicas[i].notified = false;
+        in->replicas[i].notified_want = false;
+        in->replicas[i].want = event_id;
     }
     nodes[0] = &in->primary;
     pgn_set_query(&in->primary, primary_sql, 1, params);
@@ -140,75 +142,93 @@ pg_propagate_event(void *self, const char *event_id, uint64_t deadline_ns, evrep
         nodes[1 + i] = &in->replicas[i];
         pgn_set_query(&in->replicas[i], replica_sql, 1, params);
     }
-    pgn_run(nodes, 1 + n, deadline_ns);
 
+    // One event loop over every node: the primary's answer, each replica's answers, the apply
+    // notifications of replicas that do not hold the event yet, and a polling fallback. A slow
+    // replica holds up nobody: the others are asked again as soon as they are notified.
     pgn *p = &in->primary;
-    if (p->code != EVREPL_CODE_OK || !pgn_has(p, 0, 0)) {
-        return pg_primary_failed(in, "looking up the event", st);
-    }
-    pg_primary_seen(in->sh, true);
-    pgn_text(p, 0, 0, version, sizeof(version));
-    if ((code = pg_check_primary_schema(in, version, st)) != EVREPL_CODE_OK) {
-        return code;
-    }
-    if (!pgn_has(p, 0, 2)) {
-        return evri_status_set(st, EVREPL_CODE_NOT_FOUND, "event %s is not on the primary",
-                               event_id);
-    }
-    if (!pgn_bytes(p, 0, 2, hash, sizeof(hash))) {
-        return evri_status_set(st, EVREPL_CODE_INTERNAL,
-                               "the primary's content hash of event %s is not 32 bytes", event_id);
-    }
-    for (size_t i = 0; i < n; i++) {
-        replica_answer(&in->replicas[i], hash, &acks[i]);
-        pgn_clear_query(&in->replicas[i]);
-    }
-
-    // Wait for the replicas that do not hold it yet: woken by their apply trigger, or polled.
+    bool primary_taken = false;
+    bool answered[15] = {false};
     uint64_t next_poll = evri_now_ns() + PG_POLL_MS * EVRI_NS_PER_MS;
     for (;;) {
-        size_t waiting = 0;
-        bool mismatch = false;
-        pgn *pending[15];
-        for (size_t i = 0; i < n; i++) {
-            mismatch = mismatch || acks[i].state == EVREPL_ACK_STATE_MISMATCH;
-            if (acks[i].state == EVREPL_ACK_STATE_PENDING && in->replicas[i].conn != NULL) {
-                pending[waiting++] = &in->replicas[i];
+        if (!primary_taken && p->done) {
+            code = EVREPL_CODE_OK;
+            if (p->code != EVREPL_CODE_OK || !pgn_has(p, 0, 0)) {
+                code = pg_primary_failed(in, "looking up the event", st);
+            } else {
+                pg_primary_seen(in->sh, true);
+                pgn_text(p, 0, 0, version, sizeof(version));
+                if ((code = pg_check_primary_schema(in, version, st)) != EVREPL_CODE_OK) {
+                    // code and st are set
+                } else if (!pgn_has(p, 0, 2)) {
+                    code = evri_status_set(st, EVREPL_CODE_NOT_FOUND,
+                                           "event %s is not on the primary", event_id);
+                } else if (!pgn_bytes(p, 0, 2, hash, sizeof(hash))) {
+                    code = evri_status_set(st, EVREPL_CODE_INTERNAL,
+                                           "the primary's content hash of event %s is not 32 "
+                                           "bytes",
+                                           event_id);
+                }
             }
+            if (code != EVREPL_CODE_OK) {
+                goto fail;
+            }
+            pgn_clear_query(p);
+            primary_taken = true;
         }
-        // A mismatch already decides the receipt (FAILED); so does having nothing to wait for.
-        if (waiting == 0 || mismatch || evri_now_ns() >= deadline_ns) {
-            break;
-        }
-        uint64_t until = next_poll < deadline_ns ? next_poll : deadline_ns;
-        bool woke = pgn_wait_notify(pending, waiting, until);
+        size_t waiting = 0;
+        bool mismatch = false, all_answered = true;
         bool poll_due = evri_now_ns() >= next_poll;
-        size_t k = 0;
-        pgn *ask[15];
-        size_t ask_idx[15];
         for (size_t i = 0; i < n; i++) {
             pgn *r = &in->replicas[i];
-            if (acks[i].state != EVREPL_ACK_STATE_PENDING || r->conn == NULL) {
-                continue;
+            if (primary_taken && r->sql != NULL && r->done) {
+                replica_answer(r, hash, &acks[i]);
+                pgn_clear_query(r);
+                answered[i] = true;
             }
-            bool ours = woke && r->notified && strcmp(r->notified_payload, event_id) == 0;
-            r->notified = false;
-            if (ours || poll_due) {
-                pgn_set_query(r, replica_sql, 1, params);
-                ask[k] = r;
-                ask_idx[k++] = i;
+            all_answered = all_answered && answered[i];
+            mismatch = mismatch || acks[i].state == EVREPL_ACK_STATE_MISMATCH;
+            if (!answered[i]) {
+                waiting++;
+            } else if (acks[i].state == EVREPL_ACK_STATE_PENDING && r->conn != NULL) {
+                waiting++;
+                bool idle = r->sql == NULL || r->done;
+                if (idle && (r->notified_want || poll_due)) {
+                    r->notified_want = false;
+                    pgn_set_query(r, replica_sql, 1, params);
+                }
             }
         }
         if (poll_due) {
             next_poll = evri_now_ns() + PG_POLL_MS * EVRI_NS_PER_MS;
         }
-        if (k > 0) {
-            pgn_run(ask, k, deadline_ns);
-            for (size_t j = 0; j < k; j++) {
-                replica_answer(ask[j], hash, &acks[ask_idx[j]]);
-                pgn_clear_query(ask[j]);
+        // A mismatch decides the receipt (FAILED) once every replica answered once; so does
+        // having nothing left to wait for.
+        if (primary_taken && (waiting == 0 || (mismatch && all_answered))) {
+            break;
+        }
+        if (evri_now_ns() >= deadline_ns) {
+            break;
+        }
+        uint64_t until = primary_taken && next_poll < deadline_ns ? next_poll : deadline_ns;
+        (void)pgn_step(nodes, 1 + n, until);
+    }
+    if (!primary_taken) {
+        pgn_abort(nodes, 1); // marks the primary DEADLINE_EXCEEDED if it is still out
+        code = pg_primary_failed(in, "looking up the event", st);
+        goto fail;
+    }
+    // What is still out missed the deadline.
+    for (size_t i = 0; i < n; i++) {
+        pgn *r = &in->replicas[i];
+        if (r->sql != NULL && !r->done) {
+            pgn_abort(&r, 1);
+            if (!answered[i]) {
+                replica_answer(r, hash, &acks[i]);
             }
         }
+        pgn_clear_query(r);
+        r->want = NULL;
     }
     for (size_t i = 0; i < n; i++) {
         if (acks[i].state == EVREPL_ACK_STATE_PENDING &&
@@ -218,4 +238,13 @@ pg_propagate_event(void *self, const char *event_id, uint64_t deadline_ns, evrep
         }
     }
     return build_receipt(in, event_id, hash, acks, out, st);
+fail:
+    pgn_abort(nodes, 1 + n);
+    for (size_t i = 0; i < 1 + n; i++) {
+        pgn_clear_query(nodes[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        in->replicas[i].want = NULL;
+    }
+    return code;
 }

@@ -121,9 +121,13 @@ typedef struct verify_ctx {
     bool keys_refreshed;
     bool oom;
     bool cut_short;        // the deadline came before every round ran
-    uint64_t round1_ns;    // how long the first round took: a measure of the slowest node's RTT
+    uint64_t round1_ns;    // how long the primary took to answer round 1: a measure of its RTT
     uint64_t prefetch;     // events of the tail that round 1 brings (0: none, a full audit)
     PGresult *pre_primary; // round 1's answer from the primary, owned
+    // Round 1's text parameters: they must outlive queries still in flight after it returns.
+    char p_limit[24];
+    char r_limit[24];
+    char rem_text[PG_MAX_REPLICAS][24];
 } verify_ctx;
 
 static void rep_error(verify_ctx *v, rep *r, const char *fmt, ...)
@@ -163,33 +167,86 @@ primary(verify_ctx *v)
 
 // ---- round 1 ---------------------------------------------------------------------------------
 
+// Reads one replica's round-1 answer (or its failure) into r.
+static void
+rep_take_heads(verify_ctx *v, rep *r)
+{
+    pgn *n = r->node;
+    if (n->code == EVREPL_CODE_FAILED_PRECONDITION) {
+        // The replica answers but lacks evrepl's tables.
+        r->reachable = true;
+        rep_error(v, r, "has no evrepl schema (%s)", n->error);
+        return;
+    }
+    if (n->code == EVREPL_CODE_DEADLINE_EXCEEDED) {
+        // Connected or not, it said nothing in time (blocked, or slow): nothing about it
+        // can be verified, so it counts as unreachable for this call.
+        rep_error(v, r, "unreachable: no answer before the deadline (slow or blocked)");
+        return;
+    }
+    if (n->code != EVREPL_CODE_OK || n->res == NULL || pgn_rows(n) < 1) {
+        rep_error(v, r, "unreachable: %s", n->error[0] != '\0' ? n->error : "no connection");
+        return;
+    }
+    r->reachable = true;
+    r->schema_ok = true;
+    if (pgn_has(n, 0, REPLICA_HEAD_VERSION_COL)) {
+        pgn_text(n, 0, REPLICA_HEAD_VERSION_COL, r->version, sizeof(r->version));
+    }
+    int rl = pgn_rows(n) - 1;
+    if (pgn_has(n, rl, EVENT_SEQUENCE_COL)) {
+        r->head = pgn_u64(n, rl, EVENT_SEQUENCE_COL);
+        if (!pgn_bytes(n, rl, EVENT_HASH_COL, r->head_hash, EVREPL_HASH_BYTES)) {
+            rep_error(v, r, "sequence %" PRIu64 ": content hash is not 32 bytes", r->head);
+            memset(r->head_hash, 0, EVREPL_HASH_BYTES);
+        }
+    }
+    if (r->remembered) {
+        uint8_t h[EVREPL_HASH_BYTES];
+        r->rem_held = pgn_has(n, 0, REPLICA_HEAD_REMEMBER_COL) &&
+                      pgn_bytes(n, 0, REPLICA_HEAD_REMEMBER_COL, h, sizeof(h)) &&
+                      memcmp(h, r->rem_hash, EVREPL_HASH_BYTES) == 0;
+    }
+    if (r->head > 0) {
+        r->pre = n->res;
+        n->res = NULL;
+    }
+}
+
 static evrepl_code
 round_heads(verify_ctx *v, evrepl_status *st)
 {
-    char rem_text[PG_MAX_REPLICAS][24];
-    char p_limit[24], r_limit[24];
+    char *p_limit = v->p_limit, *r_limit = v->r_limit;
     pgn *nodes[1 + PG_MAX_REPLICAS];
     // The tail (when prefetching) and, on replicas, the row before it for the chain link.
     uint64_t tail = v->prefetch > 0 ? v->prefetch : 1;
-    snprintf(p_limit, sizeof(p_limit), "%" PRIu64, tail);
-    snprintf(r_limit, sizeof(r_limit), "%" PRIu64, v->prefetch > 0 ? tail + 1 : 1);
+    snprintf(p_limit, sizeof(v->p_limit), "%" PRIu64, tail);
+    snprintf(r_limit, sizeof(v->r_limit), "%" PRIu64, v->prefetch > 0 ? tail + 1 : 1);
     const char *pparams[] = {p_limit};
     pgn_set_query(primary(v), primary_head_sql, 1, pparams);
     nodes[0] = primary(v);
     for (size_t i = 0; i < v->n; i++) {
         rep *r = &v->reps[i];
         r->remembered = evri_pg_heads_get(v->in->sh->heads, i, &r->rem_seq, r->rem_hash);
-        snprintf(rem_text[i], sizeof(rem_text[i]), "%" PRIu64, r->remembered ? r->rem_seq : 0);
-        const char *params[] = {rem_text[i], r_limit};
+        snprintf(v->rem_text[i], sizeof(v->rem_text[i]), "%" PRIu64,
+                 r->remembered ? r->rem_seq : 0);
+        const char *params[] = {v->rem_text[i], r_limit};
         pgn_set_query(r->node, replica_head_sql, 2, params);
         nodes[1 + i] = r->node;
     }
+    // The primary's answer decides whether the call can answer at all: wait for it until the
+    // deadline. The replicas' queries go on meanwhile; round_wait() reads them, so that a slow
+    // replica never holds up the others.
     uint64_t t0 = evri_now_ns();
-    pgn_run(nodes, 1 + v->n, v->deadline);
+    while (!primary(v)->done && evri_now_ns() < v->deadline) {
+        (void)pgn_step(nodes, 1 + v->n, v->deadline);
+    }
+    pgn_abort(nodes, 1); // the primary, if it is still out
     v->round1_ns = evri_now_ns() - t0;
 
     pgn *p = primary(v);
     if (p->code != EVREPL_CODE_OK || !pgn_has(p, 0, 0)) {
+        pgn_abort(nodes, 1 + v->n);
         return pg_primary_failed(v->in, "reading its head", st);
     }
     pg_primary_seen(v->in->sh, true);
@@ -197,12 +254,14 @@ round_heads(verify_ctx *v, evrepl_status *st)
     pgn_text(p, 0, 0, version, sizeof(version));
     evrepl_code code = pg_check_primary_schema(v->in, version, st);
     if (code != EVREPL_CODE_OK) {
+        pgn_abort(nodes, 1 + v->n);
         return code;
     }
     int last = pgn_rows(p) - 1; // the head's row
     if (pgn_has(p, last, 1)) {
         v->H = pgn_u64(p, last, 1);
         if (!pgn_bytes(p, last, 2, v->H_hash, EVREPL_HASH_BYTES)) {
+            pgn_abort(nodes, 1 + v->n);
             return evri_status_set(st, EVREPL_CODE_INTERNAL,
                                    "the primary's head hash is not 32 bytes");
         }
@@ -210,53 +269,24 @@ round_heads(verify_ctx *v, evrepl_status *st)
     // The rows stay with this call: the range check may need no other round.
     v->pre_primary = p->res;
     p->res = NULL;
-    for (size_t i = 0; i < v->n; i++) {
-        rep *r = &v->reps[i];
-        pgn *n = r->node;
-        if (n->code == EVREPL_CODE_FAILED_PRECONDITION) {
-            // The replica answers but lacks evrepl's tables.
-            r->reachable = true;
-            rep_error(v, r, "has no evrepl schema (%s)", n->error);
-            continue;
-        }
-        if (n->code != EVREPL_CODE_OK || n->res == NULL || pgn_rows(n) < 1) {
-            rep_error(v, r, "unreachable: %s", n->error[0] != '\0' ? n->error : "no connection");
-            continue;
-        }
-        r->reachable = true;
-        r->schema_ok = true;
-        if (pgn_has(n, 0, REPLICA_HEAD_VERSION_COL)) {
-            pgn_text(n, 0, REPLICA_HEAD_VERSION_COL, r->version, sizeof(r->version));
-        }
-        int rl = pgn_rows(n) - 1;
-        if (pgn_has(n, rl, EVENT_SEQUENCE_COL)) {
-            r->head = pgn_u64(n, rl, EVENT_SEQUENCE_COL);
-            if (!pgn_bytes(n, rl, EVENT_HASH_COL, r->head_hash, EVREPL_HASH_BYTES)) {
-                rep_error(v, r, "sequence %" PRIu64 ": content hash is not 32 bytes", r->head);
-                memset(r->head_hash, 0, EVREPL_HASH_BYTES);
-            }
-        }
-        if (r->remembered) {
-            uint8_t h[EVREPL_HASH_BYTES];
-            r->rem_held = pgn_has(n, 0, REPLICA_HEAD_REMEMBER_COL) &&
-                          pgn_bytes(n, 0, REPLICA_HEAD_REMEMBER_COL, h, sizeof(h)) &&
-                          memcmp(h, r->rem_hash, EVREPL_HASH_BYTES) == 0;
-        }
-        if (r->head > 0) {
-            r->pre = n->res;
-            n->res = NULL;
-        }
-    }
     return evri_status_ok(st);
 }
 
-// ---- round 2: wait for lagging replicas --------------------------------------------------------
+// ---- round 2: the replicas' answers, and waiting for lagging replicas ------------------------
+
+static bool
+rep_lagging(const verify_ctx *v, const rep *r)
+{
+    // A replica that went backwards is not waited for: it is diverged, not behind.
+    return r->schema_ok && r->head < v->H && !(r->remembered && !r->rem_held) &&
+           r->node->conn != NULL;
+}
 
 static void
-round_wait_lagging(verify_ctx *v)
+round_wait(verify_ctx *v)
 {
     // Stop waiting early enough to compare with the primary afterwards: a few round trips
-    // as the first round measured them, at most half of what is left.
+    // as the primary's first answer measured them, at most half of what is left.
     uint64_t now = evri_now_ns();
     uint64_t left = v->deadline > now ? v->deadline - now : 0;
     uint64_t reserve = 4 * v->round1_ns + 5 * EVRI_NS_PER_MS;
@@ -265,48 +295,66 @@ round_wait_lagging(verify_ctx *v)
     }
     uint64_t wait_deadline = v->deadline - reserve;
     uint64_t next_poll = now + PG_POLL_MS * EVRI_NS_PER_MS;
+    bool taken[PG_MAX_REPLICAS] = {false};
+    pgn *nodes[PG_MAX_REPLICAS];
     for (size_t i = 0; i < v->n; i++) {
-        v->reps[i].node->notified = false;
+        nodes[i] = v->reps[i].node;
     }
-    while (evri_now_ns() < wait_deadline) {
-        pgn *lag[PG_MAX_REPLICAS];
-        size_t k = 0;
-        for (size_t i = 0; i < v->n; i++) {
-            rep *r = &v->reps[i];
-            // A replica that went backwards is not waited for: it is diverged, not behind.
-            if (r->schema_ok && r->head < v->H && !(r->remembered && !r->rem_held) &&
-                r->node->conn != NULL) {
-                lag[k++] = r->node;
-            }
-        }
-        if (k == 0) {
-            return;
-        }
-        uint64_t until = next_poll < wait_deadline ? next_poll : wait_deadline;
-        bool woke = pgn_wait_notify(lag, k, until);
-        if (!woke && evri_now_ns() < next_poll) {
-            continue;
-        }
-        next_poll = evri_now_ns() + PG_POLL_MS * EVRI_NS_PER_MS;
-        for (size_t j = 0; j < k; j++) {
-            lag[j]->notified = false;
-            pgn_set_query(lag[j], head_only_sql, 0, NULL);
-        }
-        pgn_run(lag, k, wait_deadline);
+    for (;;) {
+        size_t owed = 0;
+        bool poll_due = evri_now_ns() >= next_poll;
         for (size_t i = 0; i < v->n; i++) {
             rep *r = &v->reps[i];
             pgn *n = r->node;
-            if (n->sql != head_only_sql) {
-                continue;
-            }
-            if (n->code == EVREPL_CODE_OK && pgn_has(n, 0, 0)) {
-                r->head = pgn_u64(n, 0, 0);
-                if (!pgn_bytes(n, 0, 1, r->head_hash, EVREPL_HASH_BYTES)) {
-                    memset(r->head_hash, 0, EVREPL_HASH_BYTES);
+            if (!taken[i]) {
+                if (n->done) {
+                    rep_take_heads(v, r);
+                    pgn_clear_query(n);
+                    taken[i] = true;
+                } else {
+                    owed++;
+                    continue;
                 }
             }
-            pgn_clear_query(n);
+            if (n->sql == head_only_sql && n->done) {
+                if (n->code == EVREPL_CODE_OK && pgn_has(n, 0, 0)) {
+                    r->head = pgn_u64(n, 0, 0);
+                    if (!pgn_bytes(n, 0, 1, r->head_hash, EVREPL_HASH_BYTES)) {
+                        memset(r->head_hash, 0, EVREPL_HASH_BYTES);
+                    }
+                }
+                pgn_clear_query(n);
+            }
+            if (!rep_lagging(v, r)) {
+                continue;
+            }
+            owed++;
+            bool idle = n->sql == NULL || n->done;
+            if (idle && (n->notified || poll_due)) {
+                n->notified = false;
+                pgn_set_query(n, head_only_sql, 0, NULL);
+            }
         }
+        if (poll_due) {
+            next_poll = evri_now_ns() + PG_POLL_MS * EVRI_NS_PER_MS;
+        }
+        if (owed == 0 || evri_now_ns() >= wait_deadline) {
+            break;
+        }
+        uint64_t until = next_poll < wait_deadline ? next_poll : wait_deadline;
+        (void)pgn_step(nodes, v->n, until);
+    }
+    // Replicas that never answered count as unreachable for this call; re-reads of lagging
+    // heads still out are dropped (the head read before stands).
+    for (size_t i = 0; i < v->n; i++) {
+        rep *r = &v->reps[i];
+        if (r->node->sql != NULL && !r->node->done) {
+            pgn_abort(&r->node, 1);
+        }
+        if (!taken[i]) {
+            rep_take_heads(v, r);
+        }
+        pgn_clear_query(r->node);
     }
 }
 
@@ -820,6 +868,7 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
                         free(r->errors[e]);
                     }
                     r->n_errors = 0;
+                    r->n_dropped = 0; // else build_result() takes a line from an empty list
                     r->sig_ok = true;
                     r->chain_ok = true;
                     r->link_known = false;
@@ -1066,9 +1115,10 @@ pg_verify_replicas(void *self, const evrepl_verify_request *req, uint64_t deadli
         v->reps[i].sig_ok = true;
         v->reps[i].chain_ok = true;
         pgn_poll_notify(&in->replicas[i]);
+        in->replicas[i].notified = false; // from before this call: stale
     }
     if ((code = round_heads(v, st)) == EVREPL_CODE_OK) {
-        round_wait_lagging(v);
+        round_wait(v);
         code = round_compare(v, st);
     }
     if (code == EVREPL_CODE_OK) {

@@ -1,0 +1,266 @@
+// Faults under the postgres backend: a replica blocked by a lock (slow), a replica killed with
+// SIGKILL in the middle of a full audit. Every call returns before its deadline with the
+// truth about each replica, and the same server recovers by itself.
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "adapters/postgres/admin.h"
+#include "adapters/postgres/writer.h"
+#include "common/clock.h"
+#include "common/keyfile.h"
+#include "domain/keys.h"
+#include "domain/status.h"
+#include "evrepl/client.h"
+#include "server/config.h"
+#include "server/server.h"
+#include "support/support.h"
+#include "support/trio.h"
+
+#define SKIP_RC 77
+
+static evri_signer *writer;
+static evri_server *srv;
+static char url[64];
+static char last_id[EVREPL_UUID_STR_LEN + 1];
+
+static evrepl_code
+on_batch(void *arg, const evri_event *events, size_t n, evrepl_status *st)
+{
+    (void)arg;
+    evrepl_uuid_format(events[n - 1].event_id, last_id);
+    return evri_status_ok(st);
+}
+
+static void
+append(uint64_t count)
+{
+    evri_pg_writer *w = NULL;
+    evrepl_status st;
+    if (evri_pg_writer_open(&w, trio_conninfo(TRIO_PRIMARY), writer, &st) != EVREPL_CODE_OK) {
+        fail_msg("writer: %s", st.message);
+    }
+    static const uint8_t payload[] = "fault test payload";
+    if (evri_pg_writer_append(w, "test.faults", payload, sizeof(payload), count, on_batch, NULL,
+                              &st) != EVREPL_CODE_OK) {
+        fail_msg("append: %s", st.message);
+    }
+    evri_pg_writer_close(w);
+}
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    evri_config c;
+    evrepl_status st;
+    char replica[3][600];
+    assert_int_equal(evri_signer_generate(&writer, &st), EVREPL_CODE_OK);
+    evri_pg_db *db;
+    assert_int_equal(evri_pg_db_open(&db, trio_conninfo(TRIO_PRIMARY), &st), EVREPL_CODE_OK);
+    assert_int_equal(evri_pg_db_register_key(db, evri_signer_public_key(writer), NULL, &st),
+                     EVREPL_CODE_OK);
+    evri_pg_db_close(db);
+    append(20000);
+    evri_config_init(&c);
+    snprintf(url, sizeof(url), "inproc://pg-faults-%d", (int)getpid());
+    assert_int_equal(evri_config_set(&c, "listen", url, &st), EVREPL_CODE_OK);
+    assert_int_equal(evri_config_set(&c, "backend", "postgres", &st), EVREPL_CODE_OK);
+    assert_int_equal(evri_config_set(&c, "primary", trio_conninfo(TRIO_PRIMARY), &st),
+                     EVREPL_CODE_OK);
+    const char *ids[] = {TRIO_US_EAST, TRIO_EU_WEST, TRIO_AP_SOUTH};
+    for (int i = 0; i < 3; i++) {
+        snprintf(replica[i], sizeof(replica[i]), "%s=%s", ids[i], trio_conninfo(ids[i]));
+        assert_int_equal(evri_config_set(&c, "replica", replica[i], &st), EVREPL_CODE_OK);
+    }
+    assert_int_equal(evri_config_set(&c, "workers", "3", &st), EVREPL_CODE_OK);
+    assert_int_equal(evri_config_set(&c, "log-level", "warn", &st), EVREPL_CODE_OK);
+    assert_int_equal(evri_config_finish(&c, &st), EVREPL_CODE_OK);
+    if (evri_server_create(&srv, &c, stderr, &st) != EVREPL_CODE_OK) {
+        fail_msg("server: %s", st.message);
+    }
+    evri_config_clear(&c);
+    return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    evri_server_destroy(srv);
+    evri_signer_destroy(writer);
+    return 0;
+}
+
+static evrepl_client *
+client(void)
+{
+    evrepl_client_opts o = {.url = url, .timeout_ms = 5000};
+    evrepl_client *c = NULL;
+    evrepl_status st;
+    assert_int_equal(evrepl_client_create(&c, &o, &st), EVREPL_CODE_OK);
+    return c;
+}
+
+static const evrepl_replica_verification *
+replica(const evrepl_verification *v, const char *id)
+{
+    for (size_t i = 0; i < v->n_replicas; i++) {
+        if (strcmp(v->replicas[i].replica_id, id) == 0) {
+            return &v->replicas[i];
+        }
+    }
+    fail_msg("no replica %s", id);
+    return NULL;
+}
+
+static void
+await_valid(evrepl_client *c, unsigned seconds)
+{
+    uint64_t until = evri_now_ns() + (uint64_t)seconds * 1000 * EVRI_NS_PER_MS;
+    for (;;) {
+        evrepl_verification v = {0};
+        evrepl_status st;
+        evrepl_call_opts co = {.timeout_ms = 3000};
+        evrepl_code code = evrepl_client_verify_replicas(c, NULL, &co, &v, &st);
+        bool ok = code == EVREPL_CODE_OK && evrepl_verification_is_valid(&v);
+        evrepl_verification_clear(&v);
+        if (ok) {
+            return;
+        }
+        if (evri_now_ns() > until) {
+            fail_msg("the server did not recover");
+        }
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void
+test_faults_replica_blocked_by_a_lock(void **state)
+{
+    (void)state;
+    evrepl_client *c = client();
+    await_valid(c, 60);
+    // eu-west's events table is locked by a transaction that stays open.
+    evri_pg_db *locker = NULL;
+    evrepl_status st;
+    char sqlstate[6];
+    assert_int_equal(evri_pg_db_open(&locker, trio_conninfo(TRIO_EU_WEST), &st), EVREPL_CODE_OK);
+    assert_int_equal(
+        evri_pg_db_exec(locker, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE", sqlstate, &st),
+        EVREPL_CODE_OK);
+    append(1);
+    for (int round = 0; round < 2; round++) {
+        evrepl_verification v = {0};
+        evrepl_call_opts co = {.timeout_ms = 1500};
+        uint64_t t0 = evri_now_ns();
+        assert_int_equal(evrepl_client_verify_replicas(c, NULL, &co, &v, &st), EVREPL_CODE_OK);
+        uint64_t took = evri_now_ns() - t0;
+        assert_true(took < 1500 * EVRI_NS_PER_MS);
+        const evrepl_replica_verification *eu = replica(&v, TRIO_EU_WEST);
+        assert_false(eu->reachable);
+        assert_non_null(strstr(eu->errors[0], "no answer before the deadline"));
+        assert_true(replica(&v, TRIO_US_EAST)->head_hash_match);
+        assert_true(replica(&v, TRIO_AP_SOUTH)->head_hash_match);
+        evrepl_verification_clear(&v);
+
+        evrepl_receipt r = {0};
+        t0 = evri_now_ns();
+        assert_int_equal(evrepl_client_propagate_event(c, last_id, &co, &r, &st), EVREPL_CODE_OK);
+        assert_true(evri_now_ns() - t0 < 1500 * EVRI_NS_PER_MS);
+        assert_int_equal(r.status, EVREPL_REPLICATION_STATUS_PENDING);
+        assert_int_equal(r.acks[1].state, EVREPL_ACK_STATE_PENDING);
+        assert_int_equal(r.acks[0].state, EVREPL_ACK_STATE_CONFIRMED);
+        evrepl_receipt_clear(&r);
+    }
+    evri_pg_db_close(locker); // the lock goes with its transaction
+    await_valid(c, 30);
+    evrepl_client_destroy(c);
+}
+
+typedef struct audit {
+    evrepl_code code;
+    evrepl_verification v;
+    uint64_t took_ns;
+} audit;
+
+static void *
+audit_main(void *arg)
+{
+    audit *a = arg;
+    evrepl_client *c = client();
+    evrepl_status st;
+    evrepl_verify_request vr = {.full_audit = true};
+    evrepl_call_opts co = {.timeout_ms = 60000};
+    uint64_t t0 = evri_now_ns();
+    a->code = evrepl_client_verify_replicas(c, &vr, &co, &a->v, &st);
+    a->took_ns = evri_now_ns() - t0;
+    evrepl_client_destroy(c);
+    return NULL;
+}
+
+static void
+test_faults_replica_killed_during_full_audit(void **state)
+{
+    (void)state;
+    evrepl_client *c = client();
+    await_valid(c, 60);
+    audit a = {0};
+    pthread_t th;
+    pthread_create(&th, NULL, audit_main, &a);
+    struct timespec ts = {0, 400 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    // SIGKILL ap-south's postmaster (the first line of its postmaster.pid).
+    char path[512], pid_text[32];
+    snprintf(path, sizeof(path), "%s/ap-south/postmaster.pid", getenv("EVREPL_TRIO_DIR"));
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(pid_text, sizeof(pid_text), f));
+    fclose(f);
+    assert_int_equal(kill((pid_t)atoi(pid_text), SIGKILL), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(a.code, EVREPL_CODE_OK);
+    const evrepl_replica_verification *ap = replica(&a.v, TRIO_AP_SOUTH);
+    print_message("audit ended in %.1f s; ap-south: %s\n", (double)a.took_ns / 1e9,
+                  ap->n_errors > 0 ? ap->errors[0] : "(no error)");
+    assert_true(ap->n_errors > 0); // the truth: it went away mid-audit
+    assert_false(evrepl_verification_is_valid(&a.v));
+    assert_true(replica(&a.v, TRIO_US_EAST)->signature_valid);
+    assert_int_equal(replica(&a.v, TRIO_US_EAST)->diverged_at_sequence, 0);
+    evrepl_verification_clear(&a.v);
+    // Its children notice the postmaster's death and exit; then it starts again (crash
+    // recovery) and the same server sees it healthy.
+    uint64_t until = evri_now_ns() + 60000 * EVRI_NS_PER_MS;
+    while (system("TRIO_QUIET=1 \"$EVREPL_SOURCE_DIR/tools/trio\" up >/dev/null 2>&1") != 0) {
+        assert_true(evri_now_ns() < until);
+        struct timespec pause = {1, 0};
+        nanosleep(&pause, NULL);
+    }
+    await_valid(c, 60);
+    evrepl_client_destroy(c);
+}
+
+int
+main(void)
+{
+    if (!trio_configured()) {
+        fprintf(stderr, "no trio: %s\n", evri_test_in_ci() ? "FAIL under CI" : "skipped");
+        return evri_test_in_ci() ? 1 : SKIP_RC;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_faults_replica_blocked_by_a_lock),
+        cmocka_unit_test(test_faults_replica_killed_during_full_audit),
+    };
+    return cmocka_run_group_tests_name("pg_faults", tests, group_setup, group_teardown);
+}

@@ -727,6 +727,49 @@ check_batch(verify_ctx *v, rep *r, uint64_t a, uint64_t b, const PGresult *rows,
     }
 }
 
+// A replica's findings at one moment, so that a batch can be checked again from there.
+typedef struct rep_mark {
+    size_t n_errors;
+    size_t n_dropped;
+    bool sig_ok;
+    bool chain_ok;
+    bool link_known;
+    uint8_t link[EVREPL_HASH_BYTES];
+    uint64_t diverged_at;
+    uint64_t checked;
+} rep_mark;
+
+static void
+rep_mark_take(const rep *r, rep_mark *m)
+{
+    m->n_errors = r->n_errors;
+    m->n_dropped = r->n_dropped;
+    m->sig_ok = r->sig_ok;
+    m->chain_ok = r->chain_ok;
+    m->link_known = r->link_known;
+    memcpy(m->link, r->link, sizeof(m->link));
+    m->diverged_at = r->diverged_at;
+    m->checked = r->checked;
+}
+
+// Drops what was found since m was taken (the error lines added since, too).
+static void
+rep_mark_restore(rep *r, const rep_mark *m)
+{
+    for (size_t e = m->n_errors; e < r->n_errors; e++) {
+        free(r->errors[e]);
+        r->errors[e] = NULL;
+    }
+    r->n_errors = m->n_errors;
+    r->n_dropped = m->n_dropped;
+    r->sig_ok = m->sig_ok;
+    r->chain_ok = m->chain_ok;
+    r->link_known = m->link_known;
+    memcpy(r->link, m->link, sizeof(r->link));
+    r->diverged_at = m->diverged_at;
+    r->checked = m->checked;
+}
+
 static evrepl_code
 round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
 {
@@ -821,6 +864,12 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
         int prim_col = prim_pre ? 1 : 0;
         memset(memo, 0, memo_n * sizeof(*memo));
         bool need_keys = false;
+        // What each replica's record was before this batch: a re-check with fresh keys starts
+        // again from here, keeping what earlier rounds and batches found.
+        rep_mark marks[PG_MAX_REPLICAS];
+        for (size_t i = 0; i < v->n; i++) {
+            rep_mark_take(&v->reps[i], &marks[i]);
+        }
         for (int pass = 0; pass < 2; pass++) {
             for (size_t i = 0; i < v->n; i++) {
                 rep *r = &v->reps[i];
@@ -842,9 +891,6 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
                 }
                 uint64_t ra_ = a > r->range_lo ? a : r->range_lo;
                 uint64_t rb_ = b < r->range_hi ? b : r->range_hi;
-                if (pass == 1) {
-                    r->checked -= rb_ - ra_ + 1; // re-checked with fresh keys
-                }
                 check_batch(v, r, ra_, rb_, r->batch_rows, prim, prim_col, memo + (ra_ - a),
                             &need_keys);
                 if (rb_ == r->range_hi) {
@@ -863,15 +909,8 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
             for (size_t i = 0; i < v->n; i++) {
                 rep *r = &v->reps[i];
                 if (r->batch_rows != NULL) {
+                    rep_mark_restore(r, &marks[i]);
                     r->range_done = false;
-                    for (size_t e = 0; e < r->n_errors; e++) {
-                        free(r->errors[e]);
-                    }
-                    r->n_errors = 0;
-                    r->n_dropped = 0; // else build_result() takes a line from an empty list
-                    r->sig_ok = true;
-                    r->chain_ok = true;
-                    r->link_known = false;
                 }
             }
             memset(memo, 0, memo_n * sizeof(*memo));

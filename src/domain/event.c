@@ -5,49 +5,9 @@
 #include <sodium.h>
 
 #include "domain/status.h"
+#include "domain/utf8.h"
 
 _Static_assert(sizeof(EVRI_EVENT_TAG) - 1 == 15, "the tag docs/event-format.md names");
-
-// Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). The rpc layer
-// has the same check for protobuf strings, but the domain may not depend on it (style.md:
-// dependencies point inward), and libsodium has none.
-static bool
-event_utf8_valid(const uint8_t *p, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned min, cp;
-        if ((c & 0xe0) == 0xc0) {
-            n = 1, min = 0x80, cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2, min = 0x800, cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3, min = 0x10000, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (len - i <= n) {
-            return false;
-        }
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80) {
-                return false;
-            }
-            cp = (cp << 6) | (p[i + k] & 0x3fu);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-            return false;
-        }
-        i += n + 1;
-    }
-    return true;
-}
 
 static bool
 event_key_id_valid(const char *id, size_t len)
@@ -75,7 +35,7 @@ static bool
 event_type_valid(const uint8_t *p, size_t len)
 {
     return len >= 1 && len <= EVRI_EVENT_TYPE_MAX_BYTES && memchr(p, 0, len) == NULL &&
-           event_utf8_valid(p, len);
+           evri_utf8_valid((const char *)p, len);
 }
 
 evrepl_code

@@ -13,9 +13,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-// True when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or code points past
-// U+10FFFF).
-bool evri_utf8_valid(const char *s, size_t len);
+#include "domain/utf8.h"
 
 // True when every string field in the serialized message buf (of type d), in nested messages
 // and map entries too, is well-formed UTF-8 without NUL bytes, and nesting stays within

@@ -800,7 +800,15 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
     if (memo == NULL) {
         return evri_status_set(st, EVREPL_CODE_INTERNAL, "out of memory verifying");
     }
+    uint64_t batch_ns = 0; // how long the last batch took, fetch and checks
     for (uint64_t a = lo_all; a <= hi_all && !v->oom;) {
+        uint64_t t_batch = evri_now_ns();
+        // Start a batch only when one fits before the deadline: the checks run after the
+        // fetch, and an answer that overruns the deadline arrives too late to count.
+        if (t_batch + batch_ns >= v->deadline) {
+            v->cut_short = true;
+            break;
+        }
         uint64_t b = a + PG_BATCH - 1 < hi_all ? a + PG_BATCH - 1 : hi_all;
         char pa[24], pb[24], ra[PG_MAX_REPLICAS][24], rb[PG_MAX_REPLICAS][24];
         pgn *nodes[1 + PG_MAX_REPLICAS];
@@ -917,6 +925,7 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
             need_keys = false;
         }
         PQclear(prim_res);
+        batch_ns = evri_now_ns() - t_batch;
         a = b + 1;
     }
     free(memo);

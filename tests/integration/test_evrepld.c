@@ -399,22 +399,25 @@ test_evrepld_memory_flat_under_hostile_bytes(void **state)
 {
     fixture *f = *state;
     start_server(f, NULL, 0);
-    // Warm up NNG's and malloc's caches first, then expect no growth.
+    // Warm up NNG's and malloc's caches first. RSS then wanders by a few MB with how malloc's
+    // per-thread arenas are used (measured: 10.8-13 MB over 8000 rounds, not trending), so the
+    // bound catches what RSS can see, a leak of kilobytes per hostile round (4000 rounds: 16
+    // MB); smaller leaks are LeakSanitizer's, at evrepld's exit in the ASan build.
     for (int i = 0; i < 2000; i++) {
         hostile_round(f);
     }
     long before = rss_kb(f->server.pid);
-    for (int i = 0; i < 2000; i++) {
+    for (int i = 0; i < 4000; i++) {
         hostile_round(f);
     }
     assert_still_serving(f);
     long after = rss_kb(f->server.pid);
-    print_message("RSS %ld kB -> %ld kB over 2000 hostile rounds\n", before, after);
+    print_message("RSS %ld kB -> %ld kB over 4000 hostile rounds\n", before, after);
     assert_true(before > 0 && after > 0);
 #ifndef __SANITIZE_ADDRESS__
     // (Under ASan freed memory sits in quarantine, so RSS says nothing; LeakSanitizer checks
     // evrepld's heap at its exit instead, and stop_server() requires exit 0.)
-    assert_true(after - before < 1024);
+    assert_true(after - before < 16 * 1024);
 #endif
     assert_int_equal(stop_server(f), 0);
 }

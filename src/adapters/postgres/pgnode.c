@@ -88,6 +88,7 @@ pgn_take_notifies(pgn *n)
     PGnotify *note;
     while ((note = PQnotifies(n->conn)) != NULL) {
         n->notified = true;
+        n->n_notes++;
         snprintf(n->notified_payload, sizeof(n->notified_payload), "%s", note->extra);
         if (n->want != NULL && strcmp(note->extra, n->want) == 0) {
             n->notified_want = true;
@@ -373,6 +374,12 @@ pgn_step(pgn *const *nodes, size_t n, uint64_t until_ns)
     if (n > 16) {
         n = 16;
     }
+    // Only notifications taken in this step count: `notified` stays set until the caller
+    // clears it, and counting it again would make the caller's loop spin on a busy CPU.
+    uint64_t notes = 0;
+    for (size_t i = 0; i < n; i++) {
+        notes += nodes[i]->n_notes;
+    }
     for (size_t i = 0; i < n; i++) {
         pgn *nd = nodes[i];
         was_done[i] = nd->sql == NULL || nd->done;
@@ -381,9 +388,13 @@ pgn_step(pgn *const *nodes, size_t n, uint64_t until_ns)
             happened = happened || nd->done;
         } else {
             pgn_poll_notify(nd);
-            happened = happened || nd->notified;
         }
     }
+    uint64_t now_notes = 0;
+    for (size_t i = 0; i < n; i++) {
+        now_notes += nodes[i]->n_notes;
+    }
+    happened = happened || now_notes != notes;
     while (!happened) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
@@ -421,13 +432,14 @@ pgn_step(pgn *const *nodes, size_t n, uint64_t until_ns)
                 continue;
             }
             pgn *nd = who[i];
+            uint64_t before = nd->n_notes;
             if (nd->sql != NULL && !nd->done) {
                 pgn_advance(nd);
                 happened = happened || nd->done;
             } else {
                 pgn_poll_notify(nd);
-                happened = happened || nd->notified;
             }
+            happened = happened || nd->n_notes != before;
         }
     }
     return true;

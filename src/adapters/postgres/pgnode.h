@@ -66,6 +66,7 @@ typedef struct pgn {
     char notified_payload[64]; // the last payload (an event id)
     const char *want;          // a payload to look out for (borrowed), or NULL
     bool notified_want;        // a notification carried `want`
+    uint64_t n_notes;          // notifications taken on this node, ever (pgn_step)
 } pgn;
 
 // Initialises a node; it connects on first use.
@@ -90,7 +91,8 @@ void pgn_run(pgn *const *nodes, size_t n, uint64_t deadline_ns);
 // One step of an event loop over nodes: advances every node whose query is in flight and
 // watches idle listening nodes for notifications, until a query finishes, a notification
 // arrives, or until_ns passes. Nothing is reset: queries still in flight stay in flight (step
-// again, or pgn_abort() them). Returns true when a query finished or a notification came.
+// again, or pgn_abort() them). Returns true when a query finished or a notification came
+// during this step (flags set by earlier notifications do not count again).
 // Handles at most 16 nodes.
 bool pgn_step(pgn *const *nodes, size_t n, uint64_t until_ns);
 

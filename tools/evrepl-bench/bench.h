@@ -60,6 +60,7 @@ typedef struct bench_result {
     uint64_t out[BENCH_OUT_N]; // per outcome
     uint64_t x[BENCH_X_N];     // inspector figures
     uint64_t elapsed_ns;       // wall time of the phase
+    uint64_t thread_cpu_ns;    // CPU time of the measuring thread (in-process floors only)
 } bench_result;
 
 void bench_result_merge(bench_result *into, const bench_result *from);
@@ -146,12 +147,13 @@ void bench_pg_floor_close(bench_pg_floor *f);
 typedef struct bench_fresh bench_fresh;
 
 // Fresh events: each op appends one event as the single writer (key_file must be registered
-// on the primary) and then, from the moment its insert committed, either polls every replica
-// tightly until all hold it (the replication floor) or calls PropagateEvent on url until the
-// receipt comes (the measured path; a receipt that is not CONFIRMED counts as negative).
+// on the primary) and then, from the moment its insert committed, either waits until every
+// replica holds it (the replication floor: polled tightly, or with notify each replica's apply
+// notification awaited) or calls PropagateEvent on url until the receipt comes (the measured
+// path; a receipt that is not CONFIRMED counts as negative).
 EVREPL_NODISCARD evrepl_code bench_fresh_open(bench_fresh **out, const bench_pg_targets *t,
                                               const char *key_file, const char *url,
-                                              uint32_t timeout_ms, evrepl_status *st);
+                                              uint32_t timeout_ms, bool notify, evrepl_status *st);
 void bench_fresh_run(bench_fresh *f, bool via_server, const bench_bounds *b, bench_result *out);
 void bench_fresh_close(bench_fresh *f);
 

@@ -91,6 +91,7 @@ bench_result_merge(bench_result *into, const bench_result *from)
         into->x[i] += from->x[i];
     }
     into->elapsed_ns += from->elapsed_ns;
+    into->thread_cpu_ns += from->thread_cpu_ns;
 }
 
 uint64_t

@@ -238,6 +238,7 @@ struct bench_fresh {
     size_t n_reps;
     evrepl_client *client; // NULL without a server
     uint32_t timeout_ms;
+    bool notify; // the floor waits for each replica's apply notification instead of polling
     // The op in progress.
     bool via_server;
     bench_result *res;
@@ -245,7 +246,7 @@ struct bench_fresh {
 
 evrepl_code
 bench_fresh_open(bench_fresh **out, const bench_pg_targets *t, const char *key_file,
-                 const char *url, uint32_t timeout_ms, evrepl_status *st)
+                 const char *url, uint32_t timeout_ms, bool notify, evrepl_status *st)
 {
     evrepl_code code;
     if (t->n_replicas + 1 > FLOOR_MAX_NODES) {
@@ -257,6 +258,7 @@ bench_fresh_open(bench_fresh **out, const bench_pg_targets *t, const char *key_f
         return evri_status_set(st, EVREPL_CODE_INTERNAL, "out of memory");
     }
     f->timeout_ms = timeout_ms;
+    f->notify = notify;
     if ((code = evri_keyfile_read(&f->signer, key_file, st)) != EVREPL_CODE_OK ||
         (code = evri_pg_writer_open(&f->writer, t->primary, f->signer, st)) != EVREPL_CODE_OK) {
         goto fail;
@@ -266,6 +268,16 @@ bench_fresh_open(bench_fresh **out, const bench_pg_targets *t, const char *key_f
             goto fail;
         }
         f->n_reps++;
+        if (notify) {
+            // The channel of evrepl's apply trigger (migrations/0002_apply_notify.sql).
+            PGresult *r = PQexec(f->reps[i], "LISTEN evrepl_event");
+            bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+            if (!ok) {
+                code = evri_status_set(st, EVREPL_CODE_UNAVAILABLE, "cannot LISTEN on a replica");
+                goto fail;
+            }
+        }
     }
     if (url != NULL) {
         evrepl_client_opts o = {.url = url, .timeout_ms = timeout_ms};
@@ -319,6 +331,48 @@ fresh_poll(bench_fresh *f, const char *id, uint64_t until_ns)
     return EVREPL_CODE_OK;
 }
 
+// Waits for every replica's apply notification of this event (the payload is its id).
+static unsigned
+fresh_wait_notify(bench_fresh *f, const char *id, uint64_t until_ns)
+{
+    bool seen[FLOOR_MAX_NODES] = {false};
+    size_t left = f->n_reps;
+    for (;;) {
+        struct pollfd pfd[FLOOR_MAX_NODES];
+        size_t who[FLOOR_MAX_NODES];
+        nfds_t k = 0;
+        for (size_t i = 0; i < f->n_reps; i++) {
+            if (seen[i]) {
+                continue;
+            }
+            if (!PQconsumeInput(f->reps[i])) {
+                return EVREPL_CODE_UNAVAILABLE;
+            }
+            PGnotify *n;
+            while ((n = PQnotifies(f->reps[i])) != NULL) {
+                if (!seen[i] && strcmp(n->extra, id) == 0) {
+                    seen[i] = true;
+                    left--;
+                }
+                PQfreemem(n);
+            }
+            if (!seen[i]) {
+                pfd[k] = (struct pollfd){.fd = PQsocket(f->reps[i]), .events = POLLIN};
+                who[k++] = i;
+            }
+        }
+        (void)who;
+        if (left == 0) {
+            return EVREPL_CODE_OK;
+        }
+        int ms = evri_ms_left(until_ns);
+        if (ms <= 0) {
+            return BENCH_OUT_TIMEOUT;
+        }
+        (void)poll(pfd, k, ms);
+    }
+}
+
 // Called by the writer right after the event's insert committed: the clock starts here.
 static evrepl_code
 fresh_on_batch(void *arg, const evri_event *events, size_t n, evrepl_status *st)
@@ -347,7 +401,8 @@ fresh_on_batch(void *arg, const evri_event *events, size_t n, evrepl_status *st)
         }
         evrepl_receipt_clear(&r);
     } else {
-        outcome = fresh_poll(f, id, t0 + (uint64_t)f->timeout_ms * EVRI_NS_PER_MS);
+        uint64_t until = t0 + (uint64_t)f->timeout_ms * EVRI_NS_PER_MS;
+        outcome = f->notify ? fresh_wait_notify(f, id, until) : fresh_poll(f, id, until);
     }
     bench_hist_add(&f->res->hist, evri_now_ns() - t0);
     f->res->calls++;

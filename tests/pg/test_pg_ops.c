@@ -124,7 +124,7 @@ start_server(fixture *f)
     char *argv[] = {f->bin,        listen,  "--backend=postgres",     primary, r[0], r[1], r[2],
                     "--workers=2", metrics, "--max-timeout-ms=30000", NULL};
     assert_true(tproc_start(&f->server, f->dir, argv));
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 800; i++) {
         evrepl_client_opts o = {.url = f->tcp_url, .timeout_ms = 500};
         evrepl_client *c = NULL;
         evrepl_status st;
@@ -138,7 +138,9 @@ start_server(fixture *f)
         }
         pgt_sleep_ms(25);
     }
-    fail_msg("evrepld did not start on the trio");
+    char log[4096];
+    tproc_slurp(f->server.err_path, log, sizeof(log));
+    fail_msg("evrepld did not serve on the trio within 20 s; its log:\n%s", log);
 }
 
 static int

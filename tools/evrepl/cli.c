@@ -47,7 +47,8 @@ evri_cli_usage(FILE *f)
           "              --tls-ca FILE] [--token TOKEN] COMMAND [ARGS]\n\ncommands:\n",
           f);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        fprintf(f, "  %-12s %-22s %s\n", commands[i].name, commands[i].args, commands[i].help);
+        fprintf(f, "  %s%s%s\n      %s\n", commands[i].name, commands[i].args[0] != '\0' ? " " : "",
+                commands[i].args, commands[i].help);
     }
     fputs("\n--server defaults to $EVREPL_SERVER, else " EVRI_CLI_DEFAULT_SERVER
           "; --token to $EVREPL_TOKEN.\n"

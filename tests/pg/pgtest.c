@@ -160,6 +160,59 @@ pgt_evrepl(const char *dir, char *out, size_t out_size, char *err, size_t err_si
 }
 
 void
+pgt_text(const char *conninfo, const char *sql, char *out, size_t size)
+{
+    evri_pg_db *db = pgt_open(conninfo);
+    evrepl_status st;
+    if (evri_pg_db_query_value(db, sql, out, size, &st) != EVREPL_CODE_OK) {
+        evri_pg_db_close(db);
+        fail_msg("%s: %s", sql, st.message);
+    }
+    evri_pg_db_close(db);
+}
+
+static void
+pgt_trio(const char *cmd, const char *node)
+{
+    char line[2048];
+    const char *src = getenv("EVREPL_SOURCE_DIR");
+    snprintf(line, sizeof(line), "'%s/tools/trio' %s %s >/dev/null 2>&1", src != NULL ? src : ".",
+             cmd, node);
+    if (system(line) != 0) {
+        fail_msg("tools/trio %s %s failed", cmd, node);
+    }
+}
+
+void
+pgt_stop(const char *node)
+{
+    pgt_trio("stop", node);
+}
+
+void
+pgt_start(const char *node)
+{
+    pgt_trio("start", node);
+}
+
+void
+pgt_data_dir(char *out, size_t size)
+{
+    char path[1024];
+    const char *dir = getenv("EVREPL_TRIO_DIR");
+    snprintf(path, sizeof(path), "%s/data", dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL || fgets(out, (int)size, f) == NULL) {
+        snprintf(out, size, "%s", dir);
+    } else {
+        out[strcspn(out, "\n")] = '\0';
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+}
+
+void
 pgt_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};

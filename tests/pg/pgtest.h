@@ -39,6 +39,16 @@ void pgt_exec_fails(const char *conninfo, const char *sql, const char *want);
 // The first value of a query as a number, or fails the test.
 long long pgt_number(const char *conninfo, const char *sql);
 
+// The first value of a query as text ("" for NULL) into out, or fails the test.
+void pgt_text(const char *conninfo, const char *sql, char *out, size_t size);
+
+// Stops / starts one node through tools/trio (fault tests), or fails the test.
+void pgt_stop(const char *node);
+void pgt_start(const char *node);
+
+// The folder that holds the nodes' data directories (DIR, or where DIR/data points).
+void pgt_data_dir(char *out, size_t size);
+
 // Sleeps ms milliseconds.
 void pgt_sleep_ms(int ms);
 

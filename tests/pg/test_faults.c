@@ -22,12 +22,10 @@
 #include "domain/keys.h"
 #include "domain/status.h"
 #include "evrepl/client.h"
+#include "pgtest.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "support/support.h"
-#include "support/trio.h"
-
-#define SKIP_RC 77
 
 static evri_signer *writer;
 static evri_server *srv;
@@ -47,7 +45,7 @@ append(uint64_t count)
 {
     evri_pg_writer *w = NULL;
     evrepl_status st;
-    if (evri_pg_writer_open(&w, trio_conninfo(TRIO_PRIMARY), writer, &st) != EVREPL_CODE_OK) {
+    if (evri_pg_writer_open(&w, pgt_conninfo(PGT_PRIMARY), writer, &st) != EVREPL_CODE_OK) {
         fail_msg("writer: %s", st.message);
     }
     static const uint8_t payload[] = "fault test payload";
@@ -67,7 +65,7 @@ group_setup(void **state)
     char replica[3][600];
     assert_int_equal(evri_signer_generate(&writer, &st), EVREPL_CODE_OK);
     evri_pg_db *db;
-    assert_int_equal(evri_pg_db_open(&db, trio_conninfo(TRIO_PRIMARY), &st), EVREPL_CODE_OK);
+    assert_int_equal(evri_pg_db_open(&db, pgt_conninfo(PGT_PRIMARY), &st), EVREPL_CODE_OK);
     assert_int_equal(evri_pg_db_register_key(db, evri_signer_public_key(writer), NULL, &st),
                      EVREPL_CODE_OK);
     evri_pg_db_close(db);
@@ -76,11 +74,11 @@ group_setup(void **state)
     snprintf(url, sizeof(url), "inproc://pg-faults-%d", (int)getpid());
     assert_int_equal(evri_config_set(&c, "listen", url, &st), EVREPL_CODE_OK);
     assert_int_equal(evri_config_set(&c, "backend", "postgres", &st), EVREPL_CODE_OK);
-    assert_int_equal(evri_config_set(&c, "primary", trio_conninfo(TRIO_PRIMARY), &st),
+    assert_int_equal(evri_config_set(&c, "primary", pgt_conninfo(PGT_PRIMARY), &st),
                      EVREPL_CODE_OK);
-    const char *ids[] = {TRIO_US_EAST, TRIO_EU_WEST, TRIO_AP_SOUTH};
+    const char *ids[] = {PGT_US_EAST, PGT_EU_WEST, PGT_AP_SOUTH};
     for (int i = 0; i < 3; i++) {
-        snprintf(replica[i], sizeof(replica[i]), "%s=%s", ids[i], trio_conninfo(ids[i]));
+        snprintf(replica[i], sizeof(replica[i]), "%s=%s", ids[i], pgt_conninfo(ids[i]));
         assert_int_equal(evri_config_set(&c, "replica", replica[i], &st), EVREPL_CODE_OK);
     }
     assert_int_equal(evri_config_set(&c, "workers", "3", &st), EVREPL_CODE_OK);
@@ -146,6 +144,18 @@ await_valid(evrepl_client *c, unsigned seconds)
     }
 }
 
+// After every test, passed or failed: nodes up again.
+static int
+repair(void **state)
+{
+    (void)state;
+    pgt_start(PGT_PRIMARY);
+    pgt_start(PGT_US_EAST);
+    pgt_start(PGT_EU_WEST);
+    pgt_start(PGT_AP_SOUTH);
+    return 0;
+}
+
 static void
 test_faults_replica_blocked_by_a_lock(void **state)
 {
@@ -156,7 +166,7 @@ test_faults_replica_blocked_by_a_lock(void **state)
     evri_pg_db *locker = NULL;
     evrepl_status st;
     char sqlstate[6];
-    assert_int_equal(evri_pg_db_open(&locker, trio_conninfo(TRIO_EU_WEST), &st), EVREPL_CODE_OK);
+    assert_int_equal(evri_pg_db_open(&locker, pgt_conninfo(PGT_EU_WEST), &st), EVREPL_CODE_OK);
     assert_int_equal(
         evri_pg_db_exec(locker, "BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE", sqlstate, &st),
         EVREPL_CODE_OK);
@@ -168,11 +178,11 @@ test_faults_replica_blocked_by_a_lock(void **state)
         assert_int_equal(evrepl_client_verify_replicas(c, NULL, &co, &v, &st), EVREPL_CODE_OK);
         uint64_t took = evri_now_ns() - t0;
         assert_true(took < 1500 * EVRI_NS_PER_MS);
-        const evrepl_replica_verification *eu = replica(&v, TRIO_EU_WEST);
+        const evrepl_replica_verification *eu = replica(&v, PGT_EU_WEST);
         assert_false(eu->reachable);
         assert_non_null(strstr(eu->errors[0], "no answer before the deadline"));
-        assert_true(replica(&v, TRIO_US_EAST)->head_hash_match);
-        assert_true(replica(&v, TRIO_AP_SOUTH)->head_hash_match);
+        assert_true(replica(&v, PGT_US_EAST)->head_hash_match);
+        assert_true(replica(&v, PGT_AP_SOUTH)->head_hash_match);
         evrepl_verification_clear(&v);
 
         evrepl_receipt r = {0};
@@ -222,8 +232,9 @@ test_faults_replica_killed_during_full_audit(void **state)
     struct timespec ts = {0, 400 * 1000 * 1000};
     nanosleep(&ts, NULL);
     // SIGKILL ap-south's postmaster (the first line of its postmaster.pid).
-    char path[512], pid_text[32];
-    snprintf(path, sizeof(path), "%s/ap-south/postmaster.pid", getenv("EVREPL_TRIO_DIR"));
+    char data[1024], path[1200], pid_text[32];
+    pgt_data_dir(data, sizeof(data));
+    snprintf(path, sizeof(path), "%s/ap-south/postmaster.pid", data);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     assert_non_null(fgets(pid_text, sizeof(pid_text), f));
@@ -231,18 +242,18 @@ test_faults_replica_killed_during_full_audit(void **state)
     assert_int_equal(kill((pid_t)atoi(pid_text), SIGKILL), 0);
     pthread_join(th, NULL);
     assert_int_equal(a.code, EVREPL_CODE_OK);
-    const evrepl_replica_verification *ap = replica(&a.v, TRIO_AP_SOUTH);
+    const evrepl_replica_verification *ap = replica(&a.v, PGT_AP_SOUTH);
     print_message("audit ended in %.1f s; ap-south: %s\n", (double)a.took_ns / 1e9,
                   ap->n_errors > 0 ? ap->errors[0] : "(no error)");
     assert_true(ap->n_errors > 0); // the truth: it went away mid-audit
     assert_false(evrepl_verification_is_valid(&a.v));
-    assert_true(replica(&a.v, TRIO_US_EAST)->signature_valid);
-    assert_int_equal(replica(&a.v, TRIO_US_EAST)->diverged_at_sequence, 0);
+    assert_true(replica(&a.v, PGT_US_EAST)->signature_valid);
+    assert_int_equal(replica(&a.v, PGT_US_EAST)->diverged_at_sequence, 0);
     evrepl_verification_clear(&a.v);
     // Its children notice the postmaster's death and exit; then it starts again (crash
     // recovery) and the same server sees it healthy.
     uint64_t until = evri_now_ns() + 60000 * EVRI_NS_PER_MS;
-    while (system("TRIO_QUIET=1 \"$EVREPL_SOURCE_DIR/tools/trio\" up >/dev/null 2>&1") != 0) {
+    while (system("\"$EVREPL_SOURCE_DIR/tools/trio\" start ap-south >/dev/null 2>&1") != 0) {
         assert_true(evri_now_ns() < until);
         struct timespec pause = {1, 0};
         nanosleep(&pause, NULL);
@@ -254,13 +265,13 @@ test_faults_replica_killed_during_full_audit(void **state)
 int
 main(void)
 {
-    if (!trio_configured()) {
-        fprintf(stderr, "no trio: %s\n", evri_test_in_ci() ? "FAIL under CI" : "skipped");
-        return evri_test_in_ci() ? 1 : SKIP_RC;
+    char why[512];
+    if (!pgt_trio_ready(why, sizeof(why))) {
+        return pgt_unavailable("test_pg_faults", why);
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_faults_replica_blocked_by_a_lock),
-        cmocka_unit_test(test_faults_replica_killed_during_full_audit),
+        cmocka_unit_test_teardown(test_faults_replica_blocked_by_a_lock, repair),
+        cmocka_unit_test_teardown(test_faults_replica_killed_during_full_audit, repair),
     };
     return cmocka_run_group_tests_name("pg_faults", tests, group_setup, group_teardown);
 }

@@ -183,6 +183,8 @@ test_evrepld_cli_commands_and_exit_codes(void **state)
     char *health[] = {"--server", f->tcp_url, "health"};
     assert_int_equal(run_cli(f, health, 3, out, sizeof(out), err, sizeof(err)), 0);
     assert_string_equal(out, "SERVING\n");
+    char *with_id[] = {"--server", f->tcp_url, "--request-id", "cli-req-7", "describe"};
+    assert_int_equal(run_cli(f, with_id, 5, out, sizeof(out), err, sizeof(err)), 0);
 
     char *prop[] = {"--server", f->ipc_url, "--json", "propagate", VALID_ID};
     assert_int_equal(run_cli(f, prop, 5, out, sizeof(out), err, sizeof(err)), 0);
@@ -223,6 +225,9 @@ test_evrepld_cli_commands_and_exit_codes(void **state)
     assert_int_equal(json_object_array_length(v), 4);
     json_object_put(j);
     assert_int_equal(stop_server(f), 0);
+    char log[65536];
+    tproc_slurp(f->server.err_path, log, sizeof(log));
+    assert_non_null(strstr(log, "request_id=cli-req-7")); // --request-id reached the server
 
     // No server: an RPC/transport error.
     assert_int_equal(run_cli(f, health, 3, out, sizeof(out), err, sizeof(err)), 3);

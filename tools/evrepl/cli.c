@@ -44,7 +44,8 @@ void
 evri_cli_usage(FILE *f)
 {
     fputs("usage: evrepl [--server URL] [--timeout MS] [--json] [--tls-cert FILE --tls-key FILE\n"
-          "              --tls-ca FILE] [--token TOKEN] COMMAND [ARGS]\n\ncommands:\n",
+          "              --tls-ca FILE] [--token TOKEN] [--request-id ID] COMMAND "
+          "[ARGS]\n\ncommands:\n",
           f);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         fprintf(f, "  %s%s%s\n      %s\n", commands[i].name, commands[i].args[0] != '\0' ? " " : "",
@@ -101,6 +102,12 @@ evri_cli_parse_u32(const char *s, uint32_t *out)
     return true;
 }
 
+evrepl_call_opts
+evri_cli_call_opts(const evri_cli *cli)
+{
+    return (evrepl_call_opts){.timeout_ms = cli->timeout_ms, .request_id = cli->request_id};
+}
+
 evrepl_code
 evri_cli_connect(evri_cli *cli, evrepl_client **out, evrepl_status *st)
 {
@@ -123,6 +130,7 @@ enum {
     G_TLS_KEY,
     G_TLS_CA,
     G_TOKEN,
+    G_REQUEST_ID,
     G_HELP,
     G_VERSION,
 };
@@ -138,6 +146,7 @@ evri_cli_main(int argc, char **argv, FILE *out, FILE *err)
         {"tls-key", required_argument, NULL, G_TLS_KEY},
         {"tls-ca", required_argument, NULL, G_TLS_CA},
         {"token", required_argument, NULL, G_TOKEN},
+        {"request-id", required_argument, NULL, G_REQUEST_ID},
         {"help", no_argument, NULL, G_HELP},
         {"version", no_argument, NULL, G_VERSION},
         {NULL, 0, NULL, 0},
@@ -183,6 +192,9 @@ evri_cli_main(int argc, char **argv, FILE *out, FILE *err)
             break;
         case G_TOKEN:
             cli.token = optarg;
+            break;
+        case G_REQUEST_ID:
+            cli.request_id = optarg;
             break;
         case G_HELP:
             evri_cli_usage(out);

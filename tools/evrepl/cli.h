@@ -28,8 +28,9 @@ typedef struct evri_cli {
     const char *tls_key;
     const char *tls_ca;
     const char *token;
-    FILE *out; // stdout
-    FILE *err; // stderr
+    const char *request_id; // sent as x-request-id on every call, or NULL
+    FILE *out;              // stdout
+    FILE *err;              // stderr
 } evri_cli;
 
 typedef int (*evri_cmd_fn)(evri_cli *cli, int argc, char **argv);
@@ -55,6 +56,9 @@ int evri_cli_usage_error(evri_cli *cli, const char *cmd, const char *fmt, ...)
 int evri_cli_fail(evri_cli *cli, const evrepl_status *st);
 EVREPL_NODISCARD evrepl_code evri_cli_connect(evri_cli *cli, evrepl_client **out,
                                               evrepl_status *st);
+// The per-call options every RPC command uses (the global --timeout and --request-id).
+evrepl_call_opts evri_cli_call_opts(const evri_cli *cli);
+
 // Parses a decimal uint32 (whole string); false otherwise.
 bool evri_cli_parse_u32(const char *s, uint32_t *out);
 

@@ -37,7 +37,7 @@ signature_key(evri_cli *cli, evrepl_client *c, const uint8_t *pinned,
     }
     evrepl_server_description d = {0};
     evrepl_status st;
-    evrepl_call_opts co = {.timeout_ms = cli->timeout_ms};
+    evrepl_call_opts co = evri_cli_call_opts(cli);
     if (evrepl_client_describe(c, &co, &d, &st) != EVREPL_CODE_OK) {
         sig->code = st.code;
         snprintf(sig->message, sizeof(sig->message), "cannot fetch the server's key: %.200s",
@@ -92,7 +92,7 @@ evri_cmd_propagate(evri_cli *cli, int argc, char **argv)
         return evri_cli_fail(cli, &st);
     }
     evrepl_receipt r = {0};
-    evrepl_call_opts co = {.timeout_ms = cli->timeout_ms};
+    evrepl_call_opts co = evri_cli_call_opts(cli);
     if (evrepl_client_propagate_event(c, event_id, &co, &r, &st) != EVREPL_CODE_OK) {
         evrepl_client_destroy(c);
         return evri_cli_fail(cli, &st);
@@ -191,7 +191,7 @@ verify_watch(evri_cli *cli, const evrepl_verify_request *vr, uint32_t interval_s
         char key[EVRI_WATCH_KEY_MAX];
         bool diverged = false;
         evrepl_verification v = {0};
-        evrepl_call_opts co = {.timeout_ms = cli->timeout_ms};
+        evrepl_call_opts co = evri_cli_call_opts(cli);
         // A server that is down (at start too) is a line and a retry, not the end; a URL or
         // TLS file that cannot work is.
         if (c == NULL && evri_cli_connect(cli, &c, &st) != EVREPL_CODE_OK &&
@@ -301,7 +301,7 @@ evri_cmd_verify(evri_cli *cli, int argc, char **argv)
         return evri_cli_fail(cli, &st);
     }
     evrepl_verification v = {0};
-    evrepl_call_opts co = {.timeout_ms = cli->timeout_ms};
+    evrepl_call_opts co = evri_cli_call_opts(cli);
     if (evrepl_client_verify_replicas(c, &vr, &co, &v, &st) != EVREPL_CODE_OK) {
         evrepl_client_destroy(c);
         return evri_cli_fail(cli, &st);
@@ -352,7 +352,7 @@ evri_cmd_health(evri_cli *cli, int argc, char **argv)
         return evri_cli_fail(cli, &st);
     }
     evrepl_serving_status s;
-    evrepl_call_opts co = {.timeout_ms = cli->timeout_ms};
+    evrepl_call_opts co = evri_cli_call_opts(cli);
     evrepl_code code = evrepl_client_health_check(c, service, &co, &s, &st);
     evrepl_client_destroy(c);
     if (code != EVREPL_CODE_OK) {
@@ -378,7 +378,7 @@ evri_cmd_describe(evri_cli *cli, int argc, char **argv)
         return evri_cli_fail(cli, &st);
     }
     evrepl_server_description d = {0};
-    evrepl_call_opts co = {.timeout_ms = cli->timeout_ms};
+    evrepl_call_opts co = evri_cli_call_opts(cli);
     evrepl_code code = evrepl_client_describe(c, &co, &d, &st);
     evrepl_client_destroy(c);
     if (code != EVREPL_CODE_OK) {

@@ -87,6 +87,12 @@ evri_auth_active(const evri_auth *a)
     return a != NULL && (a->tokens_required || a->n_uids > 0);
 }
 
+bool
+evri_auth_checks_uids(const evri_auth *a)
+{
+    return a != NULL && a->n_uids > 0;
+}
+
 evrepl_code
 evri_auth_allow_uid(evri_auth *a, uint64_t uid, evrepl_status *st)
 {

@@ -61,6 +61,9 @@ EVREPL_NODISCARD evrepl_code evri_auth_allow_uid(evri_auth *a, uint64_t uid, evr
 // True when the policy refuses anything (tokens loaded or a uid list set).
 bool evri_auth_active(const evri_auth *a);
 
+// True when ipc peer uids are checked (a uid list is set). Accepts NULL (false).
+bool evri_auth_checks_uids(const evri_auth *a);
+
 // Decides one call to method (a path of the table; NULL never) from peer (NULL: no peer
 // facts) carrying the authorization metadata value (NULL when absent). open: the method
 // needs no token (Health). Returns OK, UNAUTHENTICATED or PERMISSION_DENIED with st filled.

@@ -85,6 +85,12 @@ evri_rpc_draining(const evri_rpc *rpc)
     return atomic_load(&rpc->draining);
 }
 
+bool
+evri_rpc_needs_peer_uid(const evri_rpc *rpc)
+{
+    return evri_auth_checks_uids(rpc->cfg.auth);
+}
+
 size_t
 evri_rpc_method_count(const evri_rpc *rpc)
 {

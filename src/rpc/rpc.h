@@ -61,6 +61,10 @@ void evri_rpc_destroy(evri_rpc *rpc);
 void evri_rpc_drain(evri_rpc *rpc);
 bool evri_rpc_draining(const evri_rpc *rpc);
 
+// True when calls need their ipc peer's uid (the access policy checks uids): asking the kernel
+// for it costs a system call per message, so the transport does that only then.
+bool evri_rpc_needs_peer_uid(const evri_rpc *rpc);
+
 // The paths of every method, in table order (for Describe). Borrowed for the rpc's life.
 size_t evri_rpc_method_count(const evri_rpc *rpc);
 const char *evri_rpc_method_path(const evri_rpc *rpc, size_t i);

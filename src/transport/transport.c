@@ -187,8 +187,13 @@ static void
 slot_peer(const slot *s, evri_peer *peer)
 {
     uint64_t uid;
-    nng_pipe p = nng_msg_get_pipe(s->msg);
     *peer = (evri_peer){0};
+    // NNG asks the kernel (getsockopt SO_PEERCRED, after a pipe lookup under a global lock) on
+    // every message: only when the policy checks uids.
+    if (!evri_rpc_needs_peer_uid(s->t->cfg.rpc)) {
+        return;
+    }
+    nng_pipe p = nng_msg_get_pipe(s->msg);
     // Only ipc:// pipes report a peer uid; for the others this fails and has_uid stays false.
     if (nng_pipe_id(p) > 0 && nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) == 0) {
         peer->has_uid = true;

@@ -10,7 +10,8 @@
 #include "common/clock.h"
 #include "domain/status.h"
 
-#define PGN_APP_NAME "evrepld"
+#define PGN_APP_NAME  "evrepld"
+#define PGN_SETUP_SQL "SET plan_cache_mode = force_generic_plan"
 
 void
 pgn_init(pgn *n, const char *id, const char *conninfo, bool listen)
@@ -40,6 +41,7 @@ pgn_reset(pgn *n, evrepl_code code, const char *fmt, ...)
     }
     n->phase = PGN_DOWN;
     n->listening = false;
+    n->setup = false;
     n->n_prepared = 0;
     pgn_clear_result(n);
     n->done = true;
@@ -118,6 +120,7 @@ pgn_start_connect(pgn *n)
     evri_pg_conn_params(n->conninfo, PGN_APP_NAME, keys, vals);
     n->conn = PQconnectStartParams(keys, vals, 1);
     n->listening = false;
+    n->setup = false;
     n->n_prepared = 0;
     if (n->conn == NULL || PQstatus(n->conn) == CONNECTION_BAD) {
         pgn_fail_conn(n, "cannot connect");
@@ -139,6 +142,7 @@ pgn_retry_or_fail(pgn *n, const char *what)
         n->conn = NULL;
         n->phase = PGN_DOWN;
         n->listening = false;
+        n->setup = false;
         n->n_prepared = 0;
         n->code = EVREPL_CODE_OK;
         n->error[0] = '\0';
@@ -172,9 +176,13 @@ pgn_send(pgn *n)
     char name[16];
     int ok;
     pgn_phase next = PGN_BUSY;
-    if (n->listen && !n->listening) {
-        ok = PQsendQueryParams(n->conn, "LISTEN " EVRI_PG_NOTIFY_CHANNEL, 0, NULL, NULL, NULL, NULL,
-                               1);
+    if (!n->setup) {
+        // Once per session. Generic plans: every query here is an index lookup or an index
+        // range whatever its parameters, but PostgreSQL's default keeps re-planning statements
+        // whose generic plan it misjudges (a LIMIT $1 it takes for 10% of the table), which
+        // costs more than running them.
+        ok = PQsendQuery(n->conn, n->listen ? PGN_SETUP_SQL "; LISTEN " EVRI_PG_NOTIFY_CHANNEL
+                                            : PGN_SETUP_SQL);
         next = PGN_SETUP;
     } else {
         int idx = pgn_prepared_index(n);
@@ -224,7 +232,8 @@ pgn_read(pgn *n)
                     pgn_reset(n, n->code, "%s", n->error);
                     return;
                 }
-                n->listening = true;
+                n->setup = true;
+                n->listening = n->listen;
                 pgn_send(n);
                 return;
             }
@@ -261,7 +270,7 @@ pgn_read(pgn *n)
         } else {
             evrepl_status st;
             evri_pg_result_check(n->conn, r, PGRES_TUPLES_OK,
-                                 n->phase == PGN_SETUP ? "LISTEN" : "query", &st);
+                                 n->phase == PGN_SETUP ? "session set-up" : "query", &st);
             n->code = st.code;
             snprintf(n->error, sizeof(n->error), "%.190s", st.message);
             // 0A000: a cached plan would change its result type (the schema changed under

@@ -27,7 +27,7 @@
 typedef enum pgn_phase {
     PGN_DOWN,       // no connection
     PGN_CONNECTING, // PQconnectPoll in progress
-    PGN_SETUP,      // LISTEN in flight
+    PGN_SETUP,      // the session's set-up (settings, LISTEN) in flight
     PGN_PREPARE,    // the query's statement is being prepared on this session
     PGN_IDLE,       // connected, nothing in flight
     PGN_BUSY,       // a query in flight
@@ -40,6 +40,7 @@ typedef struct pgn {
     PGconn *conn;
     pgn_phase phase;
     PostgresPollingStatusType poll; // while connecting
+    bool setup;                     // this session ran its set-up (settings, LISTEN)
     bool listening;                 // this session LISTENs
     // Statements this session has prepared, by the address of their SQL text (queries are
     // static strings); statement i is named "evrepl_<i>".

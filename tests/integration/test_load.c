@@ -44,16 +44,8 @@ server_start(server *s)
     char *argv[] = {bin, listen, "--stub-replicas=us-east,eu-west,ap-south", "--log-level=warn",
                     NULL};
     assert_true(tproc_start(&s->proc, s->dir, argv));
-    for (int i = 0; i < 400; i++) {
-        evrepl_client_opts o = {.url = s->url, .timeout_ms = 500};
-        evrepl_client *c = NULL;
-        evrepl_status st;
-        if (evrepl_client_create(&c, &o, &st) == EVREPL_CODE_OK) {
-            evrepl_client_destroy(c);
-            return;
-        }
-        struct timespec ts = {0, 25 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+    if (tproc_await_serving(s->url, 10000)) {
+        return;
     }
     fail_msg("evrepld did not start");
 }

@@ -64,27 +64,6 @@ teardown(void **state)
     return 0;
 }
 
-static bool
-healthy(const char *url)
-{
-    for (int i = 0; i < 200; i++) {
-        evrepl_client_opts o = {.url = url, .timeout_ms = 500};
-        evrepl_client *c = NULL;
-        evrepl_status st;
-        if (evrepl_client_create(&c, &o, &st) == EVREPL_CODE_OK) {
-            evrepl_serving_status h;
-            evrepl_code code = evrepl_client_health_check(c, "", NULL, &h, &st);
-            evrepl_client_destroy(c);
-            if (code == EVREPL_CODE_OK) {
-                return true;
-            }
-        }
-        struct timespec ts = {0, 25 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    return false;
-}
-
 static void
 start_server(fixture *f, char *const *extra, size_t n_extra)
 {
@@ -99,7 +78,7 @@ start_server(fixture *f, char *const *extra, size_t n_extra)
     }
     argv[a] = NULL;
     assert_true(tproc_start(&f->server, f->dir, argv));
-    assert_true(healthy(f->tcp_url));
+    assert_true(tproc_await_serving(f->tcp_url, 5000));
 }
 
 static int

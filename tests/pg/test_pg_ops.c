@@ -124,19 +124,8 @@ start_server(fixture *f)
     char *argv[] = {f->bin,        listen,  "--backend=postgres",     primary, r[0], r[1], r[2],
                     "--workers=2", metrics, "--max-timeout-ms=30000", NULL};
     assert_true(tproc_start(&f->server, f->dir, argv));
-    for (int i = 0; i < 800; i++) {
-        evrepl_client_opts o = {.url = f->tcp_url, .timeout_ms = 500};
-        evrepl_client *c = NULL;
-        evrepl_status st;
-        evrepl_serving_status h = EVREPL_SERVING_STATUS_UNKNOWN;
-        if (evrepl_client_create(&c, &o, &st) == EVREPL_CODE_OK) {
-            evrepl_code code = evrepl_client_health_check(c, "", NULL, &h, &st);
-            evrepl_client_destroy(c);
-            if (code == EVREPL_CODE_OK && h == EVREPL_SERVING_STATUS_SERVING) {
-                return;
-            }
-        }
-        pgt_sleep_ms(25);
+    if (tproc_await_serving(f->tcp_url, 20000)) {
+        return;
     }
     char log[4096];
     tproc_slurp(f->server.err_path, log, sizeof(log));

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "evrepl/client.h"
+
 extern char **environ;
 
 static unsigned proc_seq;
@@ -111,4 +113,25 @@ tproc_bin_dir(void)
 {
     const char *d = getenv("EVREPL_BIN_DIR");
     return d != NULL ? d : "build/bin";
+}
+
+bool
+tproc_await_serving(const char *url, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 25) {
+        evrepl_client_opts o = {.url = url, .timeout_ms = 500};
+        evrepl_client *c = NULL;
+        evrepl_status st;
+        if (evrepl_client_create(&c, &o, &st) == EVREPL_CODE_OK) {
+            evrepl_serving_status h = EVREPL_SERVING_STATUS_UNKNOWN;
+            evrepl_code code = evrepl_client_health_check(c, "", NULL, &h, &st);
+            evrepl_client_destroy(c);
+            if (code == EVREPL_CODE_OK && h == EVREPL_SERVING_STATUS_SERVING) {
+                return true;
+            }
+        }
+        struct timespec ts = {0, 25 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
 }

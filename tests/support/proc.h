@@ -31,6 +31,10 @@ long tproc_slurp(const char *path, char *buf, size_t size);
 // A free TCP port on 127.0.0.1 (bound and released; racy but fine for tests).
 int tproc_free_port(void);
 
+// Waits until url answers Health/Check for the whole server with SERVING (a fresh client per
+// try, every 25 ms), for at most timeout_ms. True when it did.
+bool tproc_await_serving(const char *url, int timeout_ms);
+
 // The directory of the built programs ($EVREPL_BIN_DIR).
 const char *tproc_bin_dir(void);
 

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "server/config.h"
 #include "support/proc.h"
 #include "support/support.h"
 
@@ -210,6 +211,77 @@ pgt_data_dir(char *out, size_t size)
     if (f != NULL) {
         fclose(f);
     }
+}
+
+void
+pgt_register_key(const evri_signer *s)
+{
+    evri_pg_db *db = pgt_open(pgt_conninfo(PGT_PRIMARY));
+    evrepl_status st;
+    if (evri_pg_db_register_key(db, evri_signer_public_key(s), NULL, &st) != EVREPL_CODE_OK) {
+        evri_pg_db_close(db);
+        fail_msg("register-key: %s", st.message);
+    }
+    evri_pg_db_close(db);
+}
+
+void
+pgt_append(const evri_signer *s, const char *event_type, uint64_t count,
+           evri_pg_appended_fn on_batch, void *arg)
+{
+    static const uint8_t payload[] = "{\"test\":\"pg\",\"bytes\":\"\x01\x00\x02\"}";
+    evri_pg_writer *w = NULL;
+    evrepl_status st;
+    if (evri_pg_writer_open(&w, pgt_conninfo(PGT_PRIMARY), s, &st) != EVREPL_CODE_OK) {
+        fail_msg("writer: %s", st.message);
+    }
+    if (evri_pg_writer_append(w, event_type, payload, sizeof(payload), count, on_batch, arg, &st) !=
+        EVREPL_CODE_OK) {
+        evri_pg_writer_close(w);
+        fail_msg("append: %s", st.message);
+    }
+    evri_pg_writer_close(w);
+}
+
+static void
+pgt_set(evri_config *c, const char *name, const char *value)
+{
+    evrepl_status st;
+    if (evri_config_set(c, name, value, &st) != EVREPL_CODE_OK) {
+        fail_msg("setting %s: %s", name, st.message);
+    }
+}
+
+evri_server *
+pgt_server_start(const char *url, ...)
+{
+    evri_config c;
+    evrepl_status st;
+    char replica[1200];
+    evri_server *srv = NULL;
+    evri_config_init(&c);
+    pgt_set(&c, "listen", url);
+    pgt_set(&c, "backend", "postgres");
+    pgt_set(&c, "primary", pgt_conninfo(PGT_PRIMARY));
+    for (size_t i = 1; i < PGT_NODES; i++) {
+        snprintf(replica, sizeof(replica), "%s=%s", pgt_names[i], pgt_conninfos[i]);
+        pgt_set(&c, "replica", replica);
+    }
+    pgt_set(&c, "log-level", "warn");
+    va_list ap;
+    va_start(ap, url);
+    const char *name;
+    while ((name = va_arg(ap, const char *)) != NULL) {
+        pgt_set(&c, name, va_arg(ap, const char *));
+    }
+    va_end(ap);
+    if (evri_config_finish(&c, &st) != EVREPL_CODE_OK ||
+        evri_server_create(&srv, &c, stderr, &st) != EVREPL_CODE_OK) {
+        evri_config_clear(&c);
+        fail_msg("evrepld: %s", st.message);
+    }
+    evri_config_clear(&c);
+    return srv;
 }
 
 void

@@ -8,6 +8,9 @@
 #include <stddef.h>
 
 #include "adapters/postgres/admin.h"
+#include "adapters/postgres/writer.h"
+#include "domain/keys.h"
+#include "server/server.h"
 
 #define PGT_PRIMARY  "primary"
 #define PGT_US_EAST  "us-east"
@@ -48,6 +51,19 @@ void pgt_start(const char *node);
 
 // The folder that holds the nodes' data directories (DIR, or where DIR/data points).
 void pgt_data_dir(char *out, size_t size);
+
+// Registers the signer's public key on the primary (idempotent), or fails the test.
+void pgt_register_key(const evri_signer *s);
+
+// Appends count events of event_type signed by s through the single writer, calling on_batch
+// (may be NULL) after each committed batch, or fails the test.
+void pgt_append(const evri_signer *s, const char *event_type, uint64_t count,
+                evri_pg_appended_fn on_batch, void *arg);
+
+// Starts an in-process evrepld on url: the postgres backend on the trio (primary and the three
+// replicas in order), log level warn, plus the NULL-terminated name, value, ... settings that
+// follow (evrepld's flag names). Fails the test when it cannot.
+evri_server *pgt_server_start(const char *url, ...);
 
 // Sleeps ms milliseconds.
 void pgt_sleep_ms(int ms);

@@ -39,7 +39,6 @@ typedef struct fixture {
     char last_id[EVREPL_UUID_STR_LEN + 1];
     uint8_t last_hash[EVREPL_HASH_BYTES];
     uint64_t last_seq;
-    FILE *log;
 } fixture;
 
 static fixture *F;
@@ -58,45 +57,16 @@ on_batch(void *arg, const evri_event *events, size_t n, evrepl_status *st)
 static void
 append(fixture *f, uint64_t count)
 {
-    evri_pg_writer *w = NULL;
-    evrepl_status st;
-    if (evri_pg_writer_open(&w, pgt_conninfo(PGT_PRIMARY), f->writer, &st) != EVREPL_CODE_OK) {
-        fail_msg("writer: %s", st.message);
-    }
-    static const uint8_t payload[] = "{\"test\":\"backend\",\"bytes\":\"\x01\x00\x02\"}";
-    if (evri_pg_writer_append(w, "test.backend", payload, sizeof(payload), count, on_batch, f,
-                              &st) != EVREPL_CODE_OK) {
-        fail_msg("append: %s", st.message);
-    }
-    evri_pg_writer_close(w);
+    pgt_append(f->writer, "test.backend", count, on_batch, f);
 }
 
 static void
 server_start(fixture *f)
 {
-    evri_config c;
     evrepl_status st;
-    char replica[3][600];
-    evri_config_init(&c);
     snprintf(f->url, sizeof(f->url), "inproc://pg-backend-%d", (int)getpid());
-    assert_int_equal(evri_config_set(&c, "listen", f->url, &st), EVREPL_CODE_OK);
-    assert_int_equal(evri_config_set(&c, "backend", "postgres", &st), EVREPL_CODE_OK);
-    assert_int_equal(evri_config_set(&c, "primary", pgt_conninfo(PGT_PRIMARY), &st),
-                     EVREPL_CODE_OK);
-    const char *ids[] = {PGT_US_EAST, PGT_EU_WEST, PGT_AP_SOUTH};
-    for (int i = 0; i < 3; i++) {
-        snprintf(replica[i], sizeof(replica[i]), "%s=%s", ids[i], pgt_conninfo(ids[i]));
-        assert_int_equal(evri_config_set(&c, "replica", replica[i], &st), EVREPL_CODE_OK);
-    }
-    assert_int_equal(evri_config_set(&c, "receipt-key", f->key_path, &st), EVREPL_CODE_OK);
-    assert_int_equal(evri_config_set(&c, "state-file", f->state_path, &st), EVREPL_CODE_OK);
-    assert_int_equal(evri_config_set(&c, "workers", "2", &st), EVREPL_CODE_OK);
-    assert_int_equal(evri_config_set(&c, "log-level", "warn", &st), EVREPL_CODE_OK);
-    assert_int_equal(evri_config_finish(&c, &st), EVREPL_CODE_OK);
-    if (evri_server_create(&f->srv, &c, f->log, &st) != EVREPL_CODE_OK) {
-        fail_msg("server: %s", st.message);
-    }
-    evri_config_clear(&c);
+    f->srv = pgt_server_start(f->url, "receipt-key", f->key_path, "state-file", f->state_path,
+                              "workers", "2", (const char *)NULL);
     evrepl_client_opts o = {.url = f->url, .timeout_ms = 5000};
     assert_int_equal(evrepl_client_create(&f->client, &o, &st), EVREPL_CODE_OK);
 }
@@ -119,18 +89,13 @@ group_setup(void **state)
     assert_true(evri_test_tmpdir(f->dir));
     snprintf(f->key_path, sizeof(f->key_path), "%s/receipt.key", f->dir);
     snprintf(f->state_path, sizeof(f->state_path), "%s/heads.json", f->dir);
-    f->log = stderr;
     evri_signer *rk;
     assert_int_equal(evri_signer_generate(&rk, &st), EVREPL_CODE_OK);
     assert_int_equal(evri_keyfile_write(rk, f->key_path, &st), EVREPL_CODE_OK);
     memcpy(f->receipt_pk, evri_signer_public_key(rk), EVREPL_PUBLIC_KEY_BYTES);
     evri_signer_destroy(rk);
     assert_int_equal(evri_signer_generate(&f->writer, &st), EVREPL_CODE_OK);
-    evri_pg_db *db;
-    assert_int_equal(evri_pg_db_open(&db, pgt_conninfo(PGT_PRIMARY), &st), EVREPL_CODE_OK);
-    assert_int_equal(evri_pg_db_register_key(db, evri_signer_public_key(f->writer), NULL, &st),
-                     EVREPL_CODE_OK);
-    evri_pg_db_close(db);
+    pgt_register_key(f->writer);
     append(f, 5);
     server_start(f);
     F = f;

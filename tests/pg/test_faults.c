@@ -43,51 +43,19 @@ on_batch(void *arg, const evri_event *events, size_t n, evrepl_status *st)
 static void
 append(uint64_t count)
 {
-    evri_pg_writer *w = NULL;
-    evrepl_status st;
-    if (evri_pg_writer_open(&w, pgt_conninfo(PGT_PRIMARY), writer, &st) != EVREPL_CODE_OK) {
-        fail_msg("writer: %s", st.message);
-    }
-    static const uint8_t payload[] = "fault test payload";
-    if (evri_pg_writer_append(w, "test.faults", payload, sizeof(payload), count, on_batch, NULL,
-                              &st) != EVREPL_CODE_OK) {
-        fail_msg("append: %s", st.message);
-    }
-    evri_pg_writer_close(w);
+    pgt_append(writer, "test.faults", count, on_batch, NULL);
 }
 
 static int
 group_setup(void **state)
 {
     (void)state;
-    evri_config c;
     evrepl_status st;
-    char replica[3][600];
     assert_int_equal(evri_signer_generate(&writer, &st), EVREPL_CODE_OK);
-    evri_pg_db *db;
-    assert_int_equal(evri_pg_db_open(&db, pgt_conninfo(PGT_PRIMARY), &st), EVREPL_CODE_OK);
-    assert_int_equal(evri_pg_db_register_key(db, evri_signer_public_key(writer), NULL, &st),
-                     EVREPL_CODE_OK);
-    evri_pg_db_close(db);
+    pgt_register_key(writer);
     append(20000);
-    evri_config_init(&c);
     snprintf(url, sizeof(url), "inproc://pg-faults-%d", (int)getpid());
-    assert_int_equal(evri_config_set(&c, "listen", url, &st), EVREPL_CODE_OK);
-    assert_int_equal(evri_config_set(&c, "backend", "postgres", &st), EVREPL_CODE_OK);
-    assert_int_equal(evri_config_set(&c, "primary", pgt_conninfo(PGT_PRIMARY), &st),
-                     EVREPL_CODE_OK);
-    const char *ids[] = {PGT_US_EAST, PGT_EU_WEST, PGT_AP_SOUTH};
-    for (int i = 0; i < 3; i++) {
-        snprintf(replica[i], sizeof(replica[i]), "%s=%s", ids[i], pgt_conninfo(ids[i]));
-        assert_int_equal(evri_config_set(&c, "replica", replica[i], &st), EVREPL_CODE_OK);
-    }
-    assert_int_equal(evri_config_set(&c, "workers", "3", &st), EVREPL_CODE_OK);
-    assert_int_equal(evri_config_set(&c, "log-level", "warn", &st), EVREPL_CODE_OK);
-    assert_int_equal(evri_config_finish(&c, &st), EVREPL_CODE_OK);
-    if (evri_server_create(&srv, &c, stderr, &st) != EVREPL_CODE_OK) {
-        fail_msg("server: %s", st.message);
-    }
-    evri_config_clear(&c);
+    srv = pgt_server_start(url, "workers", "3", (const char *)NULL);
     return 0;
 }
 

@@ -12,6 +12,10 @@
 
 #define PGN_APP_NAME  "evrepld"
 #define PGN_SETUP_SQL "SET plan_cache_mode = force_generic_plan"
+// PostgreSQL 14 and later: a backend running a statement whose client went away notices it
+// within this many ms and stops, instead of holding its slot (and its locks) until the
+// statement ends.
+#define PGN_CHECK_CLIENT_SQL "; SET client_connection_check_interval = 1000"
 
 void
 pgn_init(pgn *n, const char *id, const char *conninfo, bool listen)
@@ -43,6 +47,7 @@ pgn_reset(pgn *n, evrepl_code code, const char *fmt, ...)
     n->listening = false;
     n->setup = false;
     n->n_prepared = 0;
+    n->orphan_since = 0;
     pgn_clear_result(n);
     n->done = true;
     n->code = code;
@@ -144,6 +149,7 @@ pgn_retry_or_fail(pgn *n, const char *what)
         n->listening = false;
         n->setup = false;
         n->n_prepared = 0;
+        n->orphan_since = 0;
         n->code = EVREPL_CODE_OK;
         n->error[0] = '\0';
         pgn_advance(n);
@@ -181,8 +187,11 @@ pgn_send(pgn *n)
         // range whatever its parameters, but PostgreSQL's default keeps re-planning statements
         // whose generic plan it misjudges (a LIMIT $1 it takes for 10% of the table), which
         // costs more than running them.
-        ok = PQsendQuery(n->conn, n->listen ? PGN_SETUP_SQL "; LISTEN " EVRI_PG_NOTIFY_CHANNEL
-                                            : PGN_SETUP_SQL);
+        char setup[200];
+        snprintf(setup, sizeof(setup), "%s%s%s", PGN_SETUP_SQL,
+                 PQserverVersion(n->conn) >= 140000 ? PGN_CHECK_CLIENT_SQL : "",
+                 n->listen ? "; LISTEN " EVRI_PG_NOTIFY_CHANNEL : "");
+        ok = PQsendQuery(n->conn, setup);
         next = PGN_SETUP;
     } else {
         int idx = pgn_prepared_index(n);
@@ -194,6 +203,7 @@ pgn_send(pgn *n)
             // First use on this session: prepare it (pgn_read then sends the query).
             pgn_stmt_name(n->n_prepared, name);
             ok = PQsendPrepare(n->conn, name, n->sql, n->n_params, NULL);
+            n->preparing = n->sql;
             next = PGN_PREPARE;
         } else {
             ok = PQsendQueryParams(n->conn, n->sql, n->n_params, NULL, params, NULL, NULL, 1);
@@ -226,6 +236,7 @@ pgn_read(pgn *n)
         PGresult *r = PQgetResult(n->conn);
         if (r == NULL) {
             // The statement is complete.
+            n->orphan_since = 0; // whatever was abandoned is over: the session is current
             if (n->phase == PGN_SETUP) {
                 n->phase = PGN_IDLE;
                 if (n->code != EVREPL_CODE_OK) {
@@ -239,6 +250,19 @@ pgn_read(pgn *n)
             }
             if (n->phase == PGN_PREPARE) {
                 n->phase = PGN_IDLE;
+                if (n->preparing != n->sql) {
+                    // An abandoned run's statement: kept when it prepared; its failure is
+                    // not this run's (this run's query prepares, or fails, by itself).
+                    if (n->code == EVREPL_CODE_OK && n->preparing != NULL) {
+                        n->prepared[n->n_prepared++] = n->preparing;
+                    }
+                    n->code = EVREPL_CODE_OK;
+                    n->error[0] = '\0';
+                    n->preparing = NULL;
+                    pgn_send(n);
+                    return;
+                }
+                n->preparing = NULL;
                 if (n->code != EVREPL_CODE_OK) {
                     // The statement does not prepare (a missing table, say): the query's
                     // failure, as running it unprepared would have reported it.
@@ -311,6 +335,7 @@ pgn_advance(pgn *n)
                 return;
             }
             n->phase = PGN_IDLE;
+            n->orphan_since = 0;
             pgn_send(n);
         }
         return;
@@ -356,9 +381,7 @@ pgn_run(pgn *const *nodes, size_t n, uint64_t deadline_ns)
         }
         int left = evri_ms_left(deadline_ns);
         if (left <= 0) {
-            for (size_t i = 0; i < k; i++) {
-                pgn_reset(who[i], EVREPL_CODE_DEADLINE_EXCEEDED, "no answer before the deadline");
-            }
+            pgn_abort(who, k);
             return;
         }
         int rc = poll(pfd, (nfds_t)k, left);
@@ -454,12 +477,36 @@ pgn_step(pgn *const *nodes, size_t n, uint64_t until_ns)
     return true;
 }
 
+// The run's deadline passed with n's query still out (see the top of pgnode.h).
+static void
+pgn_abandon(pgn *n)
+{
+    static const char why[] = "no answer before the deadline";
+    if (n->phase == PGN_BUSY || n->phase == PGN_IDLE || n->conn == NULL) {
+        // A statement still out is dropped with its session: its rows would otherwise stay
+        // in the server's send buffer, holding its backend (and snapshot) until next use.
+        pgn_reset(n, EVREPL_CODE_DEADLINE_EXCEEDED, why);
+        return;
+    }
+    uint64_t now = evri_now_ns();
+    if (n->orphan_since == 0) {
+        n->orphan_since = now;
+    } else if (now - n->orphan_since > PGN_ORPHAN_MAX_NS) {
+        pgn_reset(n, EVREPL_CODE_DEADLINE_EXCEEDED, why);
+        return;
+    }
+    pgn_clear_result(n);
+    n->done = true;
+    n->code = EVREPL_CODE_DEADLINE_EXCEEDED;
+    snprintf(n->error, sizeof(n->error), "%s", why);
+}
+
 void
 pgn_abort(pgn *const *nodes, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (nodes[i]->sql != NULL && !nodes[i]->done) {
-            pgn_reset(nodes[i], EVREPL_CODE_DEADLINE_EXCEEDED, "no answer before the deadline");
+            pgn_abandon(nodes[i]);
         }
     }
 }

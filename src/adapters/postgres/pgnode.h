@@ -1,8 +1,12 @@
 // Non-blocking libpq for the backend: a node is one connection (the primary or a replica)
 // that connects, LISTENs and queries asynchronously; pgn_run() drives every node of a call at
 // once with poll(), so a call costs about one round trip to the slowest node, and never waits
-// past its deadline. A node that fails or misses the deadline is reset (its connection
-// dropped) and reconnects on its next use.
+// past its deadline. A node that fails, or whose statement is still out at a deadline, is
+// reset (its connection dropped; PostgreSQL 14 and later stop the abandoned statement within a
+// second, see PGN_CHECK_CLIENT_SQL) and reconnects on its next use. A connect or session
+// set-up that a deadline interrupts goes on at the next use instead, so that calls with
+// deadlines shorter than connecting still get connected after a few tries; one left
+// unfinished longer than PGN_ORPHAN_MAX_NS (a dead peer) is dropped and started afresh.
 //
 // Thread safety: a node belongs to the instance (worker) that owns it.
 #ifndef EVREPL_ADAPTERS_POSTGRES_PGNODE_H
@@ -23,6 +27,10 @@
 
 // Statements prepared per session (see pgn_set_query); queries beyond this many run unnamed.
 #define PGN_MAX_PREPARED 16
+
+// How long a connect or set-up a run abandoned at its deadline may stay unfinished before the
+// next use gives it up and connects afresh.
+#define PGN_ORPHAN_MAX_NS (10ULL * 1000 * 1000 * 1000)
 
 typedef enum pgn_phase {
     PGN_DOWN,       // no connection
@@ -46,7 +54,11 @@ typedef struct pgn {
     // static strings); statement i is named "evrepl_<i>".
     const char *prepared[PGN_MAX_PREPARED];
     size_t n_prepared;
-    bool stale; // a prepared statement failed in a way that calls for a fresh session
+    bool stale;            // a prepared statement failed in a way that calls for a fresh session
+    const char *preparing; // the SQL whose statement is being prepared (PGN_PREPARE)
+    // When a run's deadline first left this session's connect or set-up (settings, LISTEN,
+    // a statement's preparation) unfinished; 0: nothing abandoned.
+    uint64_t orphan_since;
 
     // The query of the current run (set with pgn_set_query), NULL for none.
     const char *sql;
@@ -85,8 +97,9 @@ void pgn_set_query(pgn *n, const char *sql, int n_params, const char *const *par
 void pgn_clear_query(pgn *n);
 
 // Runs the set queries on all nodes at once, connecting nodes that need it, until every node
-// with a query has its result or failed, or deadline_ns passes (those nodes are reset, code
-// DEADLINE_EXCEEDED). Afterwards each node's done/res/code/error tell its outcome.
+// with a query has its result or failed, or deadline_ns passes (those nodes are abandoned,
+// code DEADLINE_EXCEEDED, as pgn_abort() does). Afterwards each node's done/res/code/error
+// tell its outcome.
 void pgn_run(pgn *const *nodes, size_t n, uint64_t deadline_ns);
 
 // One step of an event loop over nodes: advances every node whose query is in flight and
@@ -97,7 +110,8 @@ void pgn_run(pgn *const *nodes, size_t n, uint64_t deadline_ns);
 // Handles at most 16 nodes.
 bool pgn_step(pgn *const *nodes, size_t n, uint64_t until_ns);
 
-// Resets every node whose query is still in flight (DEADLINE_EXCEEDED).
+// Abandons every node whose query is still in flight: DEADLINE_EXCEEDED for this run; the
+// session is kept and catches up at its next use (see the top of this file).
 void pgn_abort(pgn *const *nodes, size_t n);
 
 // Waits until a notification arrives on any of the idle, listening nodes, or until until_ns.

@@ -96,17 +96,23 @@ typedef struct evrepl_replicator_observer {
     void *ctx;
 } evrepl_replicator_observer;
 
-// Reports every replica of a finished verification, in order. Backends call it before
-// returning OK from verify_replicas.
+// Reports the replicas of a finished verification, in order. Backends call it before
+// returning OK from verify_replicas. A replica whose verdict the call's deadline left open
+// (open[i] true: it found nothing wrong, but could not finish, or was not given time to
+// answer) is not reported, so that a caller's short deadline never makes a replica look
+// unreachable, lagging or invalid to the operator. open may be NULL: every verdict stands.
 static inline void
 evrepl_observer_report_verification(const evrepl_replicator_observer *o,
-                                    const evrepl_verification *v)
+                                    const evrepl_verification *v, const bool *open)
 {
     if (o == NULL || o->replica_report == NULL) {
         return;
     }
     for (size_t i = 0; i < v->n_replicas; i++) {
         const evrepl_replica_verification *rv = &v->replicas[i];
+        if (open != NULL && open[i]) {
+            continue;
+        }
         evrepl_replica_report r = {
             .index = i,
             .replica_id = rv->replica_id,

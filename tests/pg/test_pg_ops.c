@@ -377,6 +377,82 @@ test_pg_ops_watch_fails_fast_on_divergence(void **state)
     assert_non_null(strstr(log, "previous=diverged request_id=pg-ops-after\n"));
 }
 
+// A caller's short deadline says nothing about the replicas: full audits cut short by it must
+// leave every replica's state (metrics and log) as the last complete verification found it.
+static void
+test_pg_ops_short_deadlines_change_no_state(void **state)
+{
+    fixture *f = *state;
+    evri_signer *signer = NULL;
+    evrepl_status st;
+    assert_int_equal(evri_signer_generate(&signer, &st), EVREPL_CODE_OK);
+    pgt_register_key(signer);
+    pgt_append(signer, "ops.bulk", 20000, NULL, NULL); // a full audit takes seconds
+    evri_signer_destroy(signer);
+    start_server(f);
+    evrepl_client *c = client(f);
+    // A fresh evrepld connects on first use; a deadline that ends a connect does not end the
+    // connect, so calls with deadlines shorter than connecting get answered after a few tries.
+    int tries = 0;
+    for (evrepl_code code = EVREPL_CODE_UNKNOWN; code != EVREPL_CODE_OK && tries < 50; tries++) {
+        evrepl_call_opts co = {.timeout_ms = 40, .request_id = "pg-ops-short-connect"};
+        evrepl_verification v = {0};
+        code = evrepl_client_verify_replicas(c, NULL, &co, &v, &st);
+        evrepl_verification_clear(&v);
+    }
+    assert_in_range(tries, 1, 49);
+    verify_until_valid(f, "pg-ops-short-before");
+
+    evrepl_verify_request full = {.full_audit = true};
+    int answered = 0, cut = 0;
+    // From deadlines too short for anything to ones that reconnect (a cut call drops the
+    // sessions whose statements were still out) but still cut the audit (20,000 signatures).
+    for (uint32_t t = 2; t <= 1600 && !(answered > 0 && cut > 0); t += t / 2) {
+        evrepl_call_opts co = {.timeout_ms = t, .request_id = "pg-ops-short"};
+        evrepl_verification v = {0};
+        evrepl_code code = evrepl_client_verify_replicas(c, &full, &co, &v, &st);
+        if (code == EVREPL_CODE_OK) {
+            answered++;
+            for (size_t i = 0; i < v.n_errors; i++) {
+                cut += strstr(v.errors[i], "before the deadline") != NULL;
+            }
+            assert_false(evrepl_verification_is_valid(&v)); // nothing was fully checked
+        } else {
+            // Nothing came back in time (the primary, or the server), or the client could not
+            // even reconnect in time after a call it gave up on: the server reports nothing.
+            if (code != EVREPL_CODE_DEADLINE_EXCEEDED && code != EVREPL_CODE_UNAVAILABLE) {
+                fail_msg("full audit, %u ms: %s: %s", t, evrepl_code_name(code), st.message);
+            }
+        }
+        evrepl_verification_clear(&v);
+    }
+    evrepl_client_destroy(c);
+    assert_true(answered > 0);
+    assert_true(cut > 0);
+
+    prom_doc d;
+    scrape(f, &d);
+    const char *ids[] = {PGT_US_EAST, PGT_EU_WEST, PGT_AP_SOUTH};
+    bool steady = true;
+    for (int i = 0; i < 3; i++) {
+        char s[160];
+        snprintf(s, sizeof(s), "evrepl_replica_state{replica=\"%s\",state=\"valid\"}", ids[i]);
+        steady = steady && value(&d, s) == 1;
+        snprintf(s, sizeof(s), "evrepl_replica_state_changes_total{replica=\"%s\"}", ids[i]);
+        steady = steady && value(&d, s) == 0;
+    }
+    assert_true(value(&d, "evrepl_verifications_total{result=\"not_valid\"}") >= answered);
+    prom_free(&d);
+    assert_int_equal(stop_server(f), 0);
+    char log[131072];
+    tproc_slurp(f->server.err_path, log, sizeof(log));
+    if (!steady || strstr(log, "replica unreachable") != NULL ||
+        strstr(log, "replica invalid") != NULL || strstr(log, "replica lagging") != NULL) {
+        fprintf(stderr, "evrepld's log:\n%s\n", log);
+        fail_msg("a replica's state changed under short deadlines (evrepld's log above)");
+    }
+}
+
 int
 main(void)
 {
@@ -387,6 +463,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_pg_ops_metrics_of_the_postgres_backend, teardown_server),
         cmocka_unit_test_teardown(test_pg_ops_watch_fails_fast_on_divergence, teardown_server),
+        cmocka_unit_test_teardown(test_pg_ops_short_deadlines_change_no_state, teardown_server),
     };
     return cmocka_run_group_tests_name("pg_ops", tests, setup_suite, teardown_suite);
 }

@@ -72,8 +72,8 @@ test_replica_state_of_each_case(void **state)
 }
 
 typedef struct heard {
-    evrepl_replica_report reports[4];
-    char ids[4][16];
+    evrepl_replica_report reports[8];
+    char ids[8][16];
     size_t n;
 } heard;
 
@@ -81,7 +81,7 @@ static void
 hear(void *ctx, const evrepl_replica_report *r)
 {
     heard *h = ctx;
-    assert_true(h->n < 4);
+    assert_true(h->n < 8);
     h->reports[h->n] = *r;
     snprintf(h->ids[h->n], sizeof(h->ids[h->n]), "%s", r->replica_id);
     h->reports[h->n].replica_id = h->ids[h->n];
@@ -124,14 +124,42 @@ test_replica_state_stub_reports_each_verification(void **state)
     evri_stub_backend.shared_destroy(shared);
 }
 
+// The backend leaves out the replicas whose verdict the deadline left open; no observer, or
+// an observer without a callback, hears nothing and nothing breaks.
 static void
-test_replica_state_no_observer_is_fine(void **state)
+test_replica_state_open_verdicts_are_not_reported(void **state)
 {
     (void)state;
-    evrepl_verification v = {0};
-    evrepl_observer_report_verification(NULL, &v);
+    evrepl_replica_verification reps[3] = {
+        {.replica_id = "a",
+         .reachable = true,
+         .head_hash_match = true,
+         .signature_valid = true,
+         .chain_valid = true,
+         .schema_version_match = true},
+        {.replica_id = "b"}, // "unreachable", but only because the caller's deadline was short
+        {.replica_id = "c", .reachable = true, .diverged_at_sequence = 7},
+    };
+    evrepl_verification v = {.replicas = reps, .n_replicas = 3};
+    bool open[3] = {false, true, false};
+    heard h = {0};
+    evrepl_replicator_observer o = {.replica_report = hear, .ctx = &h};
+    evrepl_observer_report_verification(&o, &v, open);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.reports[0].index, 0);
+    assert_int_equal(h.reports[0].state, EVRI_REPLICA_STATE_VALID);
+    assert_int_equal(h.reports[1].index, 2);
+    assert_string_equal(h.reports[1].replica_id, "c");
+    assert_int_equal(h.reports[1].state, EVRI_REPLICA_STATE_DIVERGED);
+    assert_int_equal(h.reports[1].diverged_at_sequence, 7);
+    // Without the list every verdict stands.
+    evrepl_observer_report_verification(&o, &v, NULL);
+    assert_int_equal(h.n, 5);
+    assert_int_equal(h.reports[3].state, EVRI_REPLICA_STATE_UNREACHABLE);
+    evrepl_observer_report_verification(NULL, &v, NULL);
     evrepl_replicator_observer none = {0};
-    evrepl_observer_report_verification(&none, &v);
+    evrepl_observer_report_verification(&none, &v, open);
+    assert_int_equal(h.n, 5);
 }
 
 int
@@ -140,7 +168,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replica_state_of_each_case),
         cmocka_unit_test(test_replica_state_stub_reports_each_verification),
-        cmocka_unit_test(test_replica_state_no_observer_is_fine),
+        cmocka_unit_test(test_replica_state_open_verdicts_are_not_reported),
     };
     return cmocka_run_group_tests_name("replica_state", tests, NULL, NULL);
 }

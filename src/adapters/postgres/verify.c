@@ -32,6 +32,10 @@
 #define PG_POLL_MS      100
 #define PG_MAX_ERRORS   8 // per replica; then one "... more" line
 #define PG_MAX_REPLICAS 15
+// A replica given this long and still silent, or still behind, is reported to the observer as
+// unreachable or lagging even though the call's deadline ended the wait; under it, the
+// caller's deadline decided, not the replica, and the verdict stays open.
+#define PG_SETTLED_WAIT_NS (1000 * EVRI_NS_PER_MS)
 
 // Round 1 on the primary: its schema version and the hashes of its newest $1 events, oldest
 // first (the last row is the head; an empty log gives one row of NULLs after the version).
@@ -107,7 +111,8 @@ typedef struct rep {
     char **errors;
     size_t n_errors;
     size_t n_dropped;
-    PGresult *pre;              // round 1's rows (the newest ones), owned; NULL when none
+    bool open;     // the deadline, not the replica, ended its check (no finding): not reported
+    PGresult *pre; // round 1's rows (the newest ones), owned; NULL when none
     const PGresult *batch_rows; // the rows check_batch reads for the batch in hand
 } rep;
 
@@ -121,6 +126,7 @@ typedef struct verify_ctx {
     bool keys_refreshed;
     bool oom;
     bool cut_short;        // the deadline came before every round ran
+    uint64_t round1_at;    // when round 1 was sent
     uint64_t round1_ns;    // how long the primary took to answer round 1: a measure of its RTT
     uint64_t prefetch;     // events of the tail that round 1 brings (0: none, a full audit)
     PGresult *pre_primary; // round 1's answer from the primary, owned
@@ -182,6 +188,7 @@ rep_take_heads(verify_ctx *v, rep *r)
         // Connected or not, it said nothing in time (blocked, or slow): nothing about it
         // can be verified, so it counts as unreachable for this call.
         rep_error(v, r, "unreachable: no answer before the deadline (slow or blocked)");
+        r->open = v->deadline - v->round1_at < PG_SETTLED_WAIT_NS;
         return;
     }
     if (n->code != EVREPL_CODE_OK || n->res == NULL || pgn_rows(n) < 1) {
@@ -238,6 +245,7 @@ round_heads(verify_ctx *v, evrepl_status *st)
     // deadline. The replicas' queries go on meanwhile; round_wait() reads them, so that a slow
     // replica never holds up the others.
     uint64_t t0 = evri_now_ns();
+    v->round1_at = t0;
     while (!primary(v)->done && evri_now_ns() < v->deadline) {
         (void)pgn_step(nodes, 1 + v->n, v->deadline);
     }
@@ -355,6 +363,9 @@ round_wait(verify_ctx *v)
             rep_take_heads(v, r);
         }
         pgn_clear_query(r->node);
+        if (rep_lagging(v, r) && wait_deadline - v->round1_at < PG_SETTLED_WAIT_NS) {
+            r->open = true; // behind, but hardly waited for
+        }
     }
 }
 
@@ -436,6 +447,7 @@ round_compare(verify_ctx *v, evrepl_status *st)
                     pgn_has(n, 0, 0) && pgn_bytes(n, 0, 0, r->hash_at_H, EVREPL_HASH_BYTES);
             } else {
                 rep_error(v, r, "failed while reading sequence %" PRIu64 ": %s", v->H, n->error);
+                r->open = n->code == EVREPL_CODE_DEADLINE_EXCEEDED;
             }
             pgn_clear_query(n);
         }
@@ -443,6 +455,7 @@ round_compare(verify_ctx *v, evrepl_status *st)
             continue;
         }
         if (r->head != v->H && v->cut_short) {
+            r->open = true;
             continue; // no time was left to ask the primary
         }
         // The primary's hash at the replica's head (when the head is not H).
@@ -608,7 +621,8 @@ sig_seen_put(pg_instance *in, const uint8_t pk[EVREPL_PUBLIC_KEY_BYTES], const e
 // Checks one replica's rows of a batch [a, b] (rows from a - 1 when a > 1, for the link):
 // rows holds them in EVRI_PG_EVENT_COLUMNS order (more columns may follow), prim the
 // primary's (sequence, content hash) in columns prim_col and prim_col + 1, ascending.
-static void
+// Returns false when the deadline came first: the rows from there on are not checked.
+static bool
 check_batch(verify_ctx *v, rep *r, uint64_t a, uint64_t b, const PGresult *rows,
             const PGresult *prim, int prim_col, sig_memo *memo, bool *need_keys)
 {
@@ -618,6 +632,9 @@ check_batch(verify_ctx *v, rep *r, uint64_t a, uint64_t b, const PGresult *rows,
     for (int row = 0; row < PQntuples(rows); row++) {
         evri_event ev;
         evrepl_status st;
+        if (evri_now_ns() >= v->deadline) {
+            return false; // a batch's signatures can take longer than a short deadline
+        }
         if (evri_pg_event_from_row(rows, row, &ev, &st) != EVREPL_CODE_OK) {
             rep_error(v, r, "a row near sequence %" PRIu64 " cannot be read: %s", expect,
                       st.message);
@@ -655,7 +672,7 @@ check_batch(verify_ctx *v, rep *r, uint64_t a, uint64_t b, const PGresult *rows,
         if (evri_event_check(&ev, memo_hit || seen_hit || !have_key ? NULL : pk, link, &vd, &st) !=
             EVREPL_CODE_OK) {
             v->oom = true;
-            return;
+            return true;
         }
         if (memo_hit) {
             vd.signature_ok = m->ok;
@@ -725,6 +742,7 @@ check_batch(verify_ctx *v, rep *r, uint64_t a, uint64_t b, const PGresult *rows,
         r->link_known = false;
         expect++;
     }
+    return true;
 }
 
 // A replica's findings at one moment, so that a batch can be checked again from there.
@@ -888,6 +906,10 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
                     if (r->node->sql != replica_range_sql) {
                         continue; // not part of this batch
                     }
+                    if (r->node->code == EVREPL_CODE_DEADLINE_EXCEEDED) {
+                        v->cut_short = true; // unfinished, reported as such below
+                        continue;
+                    }
                     if (r->node->code != EVREPL_CODE_OK || r->node->res == NULL) {
                         rep_error(v, r,
                                   "failed while reading sequences %" PRIu64 "-%" PRIu64 ": %s", a,
@@ -899,8 +921,11 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
                 }
                 uint64_t ra_ = a > r->range_lo ? a : r->range_lo;
                 uint64_t rb_ = b < r->range_hi ? b : r->range_hi;
-                check_batch(v, r, ra_, rb_, r->batch_rows, prim, prim_col, memo + (ra_ - a),
-                            &need_keys);
+                if (!check_batch(v, r, ra_, rb_, r->batch_rows, prim, prim_col, memo + (ra_ - a),
+                                 &need_keys)) {
+                    v->cut_short = true; // unfinished, reported as such below
+                    continue;
+                }
                 if (rb_ == r->range_hi) {
                     r->range_done = true;
                 }
@@ -911,8 +936,25 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
             // Rows signed by keys we do not know: read the primary's signing_keys once, then
             // check this batch again. (Pinned keys never refresh.)
             v->keys_refreshed = true;
-            if (v->in->sh->pinned || pg_keys_refresh(v->in, v->deadline, st) != EVREPL_CODE_OK) {
+            if (v->in->sh->pinned) {
                 break;
+            }
+            evrepl_status kst;
+            evrepl_code kc = pg_keys_refresh(v->in, v->deadline, &kst);
+            if (kc == EVREPL_CODE_DEADLINE_EXCEEDED) {
+                // No time left to learn the keys: this batch is unchecked, not badly signed.
+                for (size_t i = 0; i < v->n; i++) {
+                    rep *r = &v->reps[i];
+                    if (r->batch_rows != NULL) {
+                        rep_mark_restore(r, &marks[i]);
+                        r->range_done = false;
+                    }
+                }
+                v->cut_short = true;
+                break;
+            }
+            if (kc != EVREPL_CODE_OK) {
+                break; // the primary cannot say: the rows stay signed by unknown keys
             }
             for (size_t i = 0; i < v->n; i++) {
                 rep *r = &v->reps[i];
@@ -927,6 +969,9 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
         PQclear(prim_res);
         batch_ns = evri_now_ns() - t_batch;
         a = b + 1;
+        if (v->cut_short) {
+            break; // a replica's batch missed the deadline: no later batch may skip over it
+        }
     }
     free(memo);
     for (size_t i = 0; i < v->n; i++) {
@@ -935,6 +980,7 @@ round_ranges(verify_ctx *v, const evrepl_verify_request *req, evrepl_status *st)
         if (!r->range_done && r->range_hi > 0) {
             rep_error(v, r, "checked %" PRIu64 " of %" PRIu64 " events before the deadline",
                       r->checked, r->range_hi - r->range_lo + 1);
+            r->open = true;
         }
     }
     return evri_status_ok(st);
@@ -1177,7 +1223,14 @@ pg_verify_replicas(void *self, const evrepl_verify_request *req, uint64_t deadli
         code = build_result(v, out, st);
     }
     if (code == EVREPL_CODE_OK) {
-        evrepl_observer_report_verification(&in->sh->observer, out);
+        // A verdict stays open only when nothing definite was found on the replica.
+        bool open[PG_MAX_REPLICAS];
+        for (size_t i = 0; i < v->n; i++) {
+            const rep *r = &v->reps[i];
+            open[i] = r->open && r->diverged_at == 0 && r->sig_ok && r->chain_ok &&
+                      (!r->schema_ok || out->replicas[i].schema_version_match);
+        }
+        evrepl_observer_report_verification(&in->sh->observer, out, open);
     }
     for (size_t i = 0; i < v->n; i++) {
         pgn_clear_query(v->reps[i].node);

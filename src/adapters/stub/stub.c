@@ -148,7 +148,7 @@ stub_verify_replicas(void *self, const evrepl_verify_request *req, uint64_t dead
         }
     }
     // Its simulated replicas are reported like real ones, so dev mode shows the metrics too.
-    evrepl_observer_report_verification(&s->observer, &v);
+    evrepl_observer_report_verification(&s->observer, &v, NULL);
     *out = v;
     return evri_status_ok(st);
 oom:

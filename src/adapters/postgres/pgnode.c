@@ -482,19 +482,22 @@ static void
 pgn_abandon(pgn *n)
 {
     static const char why[] = "no answer before the deadline";
-    if (n->phase == PGN_BUSY || n->phase == PGN_IDLE || n->conn == NULL) {
+    if (n->phase == PGN_BUSY) {
         // A statement still out is dropped with its session: its rows would otherwise stay
         // in the server's send buffer, holding its backend (and snapshot) until next use.
         pgn_reset(n, EVREPL_CODE_DEADLINE_EXCEEDED, why);
         return;
     }
-    uint64_t now = evri_now_ns();
-    if (n->orphan_since == 0) {
-        n->orphan_since = now;
-    } else if (now - n->orphan_since > PGN_ORPHAN_MAX_NS) {
-        pgn_reset(n, EVREPL_CODE_DEADLINE_EXCEEDED, why);
-        return;
+    if (n->phase == PGN_CONNECTING || n->phase == PGN_SETUP || n->phase == PGN_PREPARE) {
+        uint64_t now = evri_now_ns();
+        if (n->orphan_since == 0) {
+            n->orphan_since = now;
+        } else if (now - n->orphan_since > PGN_ORPHAN_MAX_NS) {
+            pgn_reset(n, EVREPL_CODE_DEADLINE_EXCEEDED, why);
+            return;
+        }
     }
+    // (PGN_DOWN or PGN_IDLE: nothing of this run was sent; the session, if any, is intact.)
     pgn_clear_result(n);
     n->done = true;
     n->code = EVREPL_CODE_DEADLINE_EXCEEDED;

@@ -110,8 +110,9 @@ void pgn_run(pgn *const *nodes, size_t n, uint64_t deadline_ns);
 // Handles at most 16 nodes.
 bool pgn_step(pgn *const *nodes, size_t n, uint64_t until_ns);
 
-// Abandons every node whose query is still in flight: DEADLINE_EXCEEDED for this run; the
-// session is kept and catches up at its next use (see the top of this file).
+// Abandons every node whose query is still in flight: DEADLINE_EXCEEDED for this run. A
+// statement still out is dropped with its session; a connect or set-up goes on at the next
+// use (see the top of this file).
 void pgn_abort(pgn *const *nodes, size_t n);
 
 // Waits until a notification arrives on any of the idle, listening nodes, or until until_ns.

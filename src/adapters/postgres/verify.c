@@ -447,7 +447,7 @@ round_compare(verify_ctx *v, evrepl_status *st)
                     pgn_has(n, 0, 0) && pgn_bytes(n, 0, 0, r->hash_at_H, EVREPL_HASH_BYTES);
             } else {
                 rep_error(v, r, "failed while reading sequence %" PRIu64 ": %s", v->H, n->error);
-                r->open = n->code == EVREPL_CODE_DEADLINE_EXCEEDED;
+                r->open = r->open || n->code == EVREPL_CODE_DEADLINE_EXCEEDED;
             }
             pgn_clear_query(n);
         }

@@ -342,18 +342,6 @@ test_evrepld_survives_hostile_bytes(void **state)
     assert_int_equal(stop_server(f), 0);
 }
 
-static long
-rss_kb(pid_t pid)
-{
-    char path[64], buf[4096];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    if (tproc_slurp(path, buf, sizeof(buf)) <= 0) {
-        return -1;
-    }
-    const char *p = strstr(buf, "VmRSS:");
-    return p != NULL ? strtol(p + 6, NULL, 10) : -1;
-}
-
 // One round of hostile traffic: bad headers, oversize frames, undecodable envelopes.
 static void
 hostile_round(fixture *f)
@@ -390,12 +378,12 @@ test_evrepld_memory_flat_under_hostile_bytes(void **state)
     for (int i = 0; i < 2000; i++) {
         hostile_round(f);
     }
-    long before = rss_kb(f->server.pid);
+    long before = tproc_rss_kb(f->server.pid);
     for (int i = 0; i < 4000; i++) {
         hostile_round(f);
     }
     assert_still_serving(f);
-    long after = rss_kb(f->server.pid);
+    long after = tproc_rss_kb(f->server.pid);
     print_message("RSS %ld kB -> %ld kB over 4000 hostile rounds\n", before, after);
     assert_true(before > 0 && after > 0);
 #ifndef __SANITIZE_ADDRESS__

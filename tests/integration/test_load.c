@@ -50,18 +50,6 @@ server_start(server *s)
     fail_msg("evrepld did not start");
 }
 
-static long
-rss_kb(pid_t pid)
-{
-    char path[64], buf[4096];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    if (tproc_slurp(path, buf, sizeof(buf)) <= 0) {
-        return -1;
-    }
-    const char *p = strstr(buf, "VmRSS:");
-    return p != NULL ? strtol(p + 6, NULL, 10) : -1;
-}
-
 typedef struct caller {
     const server *s;
     const atomic_bool *stop;
@@ -174,7 +162,7 @@ test_load_million_calls_memory_flat(void **state)
         pthread_join(th[i], NULL);
         assert_int_equal(k[i].ok, MILLION / 10 / N);
     }
-    long before = rss_kb(s.proc.pid);
+    long before = tproc_rss_kb(s.proc.pid);
     uint64_t t0 = evri_now_ns();
     for (int i = 0; i < N; i++) {
         k[i] = (caller){.s = &s, .calls = MILLION / N};
@@ -186,7 +174,7 @@ test_load_million_calls_memory_flat(void **state)
         ok += k[i].ok;
         assert_int_equal(k[i].wrong + k[i].other + k[i].unavailable, 0);
     }
-    long after = rss_kb(s.proc.pid);
+    long after = tproc_rss_kb(s.proc.pid);
     double secs = (double)(evri_now_ns() - t0) / 1e9;
     print_message("%llu calls in %.1f s; evrepld RSS %ld kB -> %ld kB\n", (unsigned long long)ok,
                   secs, before, after);

@@ -290,3 +290,15 @@ pgt_sleep_ms(int ms)
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
+
+const evrepl_replica_verification *
+pgt_replica(const evrepl_verification *v, const char *id)
+{
+    for (size_t i = 0; i < v->n_replicas; i++) {
+        if (strcmp(v->replicas[i].replica_id, id) == 0) {
+            return &v->replicas[i];
+        }
+    }
+    fail_msg("no replica %s in the result", id);
+    return NULL;
+}

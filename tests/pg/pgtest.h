@@ -10,6 +10,7 @@
 #include "adapters/postgres/admin.h"
 #include "adapters/postgres/writer.h"
 #include "domain/keys.h"
+#include "evrepl/types.h"
 #include "server/server.h"
 
 #define PGT_PRIMARY  "primary"
@@ -64,6 +65,9 @@ void pgt_append(const evri_signer *s, const char *event_type, uint64_t count,
 // replicas in order), log level warn, plus the NULL-terminated name, value, ... settings that
 // follow (evrepld's flag names). Fails the test when it cannot.
 evri_server *pgt_server_start(const char *url, ...);
+
+// The replica called id in a verification result, or fails the test.
+const evrepl_replica_verification *pgt_replica(const evrepl_verification *v, const char *id);
 
 // Sleeps ms milliseconds.
 void pgt_sleep_ms(int ms);

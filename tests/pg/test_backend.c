@@ -132,18 +132,6 @@ verify(uint32_t tail, bool full, uint32_t timeout_ms, evrepl_verification *v, ev
     return evrepl_client_verify_replicas(F->client, &vr, &co, v, st);
 }
 
-static const evrepl_replica_verification *
-replica(const evrepl_verification *v, const char *id)
-{
-    for (size_t i = 0; i < v->n_replicas; i++) {
-        if (strcmp(v->replicas[i].replica_id, id) == 0) {
-            return &v->replicas[i];
-        }
-    }
-    fail_msg("no replica %s in the result", id);
-    return NULL;
-}
-
 static bool
 errors_mention(const evrepl_verification *v, const char *a, const char *b)
 {
@@ -287,7 +275,7 @@ test_pg_pending_while_subscription_disabled(void **state)
 
     evrepl_verification v;
     assert_int_equal(verify(0, false, 2000, &v, &st), EVREPL_CODE_OK);
-    const evrepl_replica_verification *eu = replica(&v, PGT_EU_WEST);
+    const evrepl_replica_verification *eu = pgt_replica(&v, PGT_EU_WEST);
     assert_int_equal(eu->lag_events, 2);
     assert_int_equal(eu->diverged_at_sequence, 0); // lagging, not diverged
     assert_false(eu->head_hash_match);
@@ -331,8 +319,8 @@ test_pg_failed_on_tampered_copy(void **state)
     evrepl_verification v;
     assert_int_equal(verify(0, false, 3000, &v, &st), EVREPL_CODE_OK);
     assert_false(v.head_hash_match);
-    assert_int_equal(replica(&v, PGT_AP_SOUTH)->diverged_at_sequence, F->last_seq);
-    assert_int_equal(replica(&v, PGT_US_EAST)->diverged_at_sequence, 0);
+    assert_int_equal(pgt_replica(&v, PGT_AP_SOUTH)->diverged_at_sequence, F->last_seq);
+    assert_int_equal(pgt_replica(&v, PGT_US_EAST)->diverged_at_sequence, 0);
     evrepl_verification_clear(&v);
     // Repair.
     char hex[65];
@@ -366,13 +354,13 @@ test_pg_altered_payload_named_by_sequence(void **state)
     evrepl_verification_clear(&v);
     // ...a full audit does, and says where.
     assert_int_equal(verify(0, true, 20000, &v, &st), EVREPL_CODE_OK);
-    const evrepl_replica_verification *us = replica(&v, PGT_US_EAST);
+    const evrepl_replica_verification *us = pgt_replica(&v, PGT_US_EAST);
     assert_false(us->signature_valid);
     assert_false(v.signature_valid);
     assert_int_equal(us->diverged_at_sequence, 2);
     assert_true(errors_mention(&v, "us-east: sequence 2:", "recompute"));
-    assert_true(replica(&v, PGT_EU_WEST)->signature_valid);
-    assert_int_equal(replica(&v, PGT_EU_WEST)->events_checked, v.primary_head_sequence);
+    assert_true(pgt_replica(&v, PGT_EU_WEST)->signature_valid);
+    assert_int_equal(pgt_replica(&v, PGT_EU_WEST)->events_checked, v.primary_head_sequence);
     evrepl_verification_clear(&v);
     snprintf(sql, sizeof(sql),
              "SET session_replication_role = replica; "
@@ -398,7 +386,7 @@ test_pg_extra_row_is_diverged_not_lagging(void **state)
     evrepl_verification v;
     evrepl_status st;
     assert_int_equal(verify(0, false, 5000, &v, &st), EVREPL_CODE_OK);
-    const evrepl_replica_verification *eu = replica(&v, PGT_EU_WEST);
+    const evrepl_replica_verification *eu = pgt_replica(&v, PGT_EU_WEST);
     assert_int_equal(eu->head_sequence, v.primary_head_sequence + 1);
     assert_int_equal(eu->lag_events, 0);
     assert_int_equal(eu->diverged_at_sequence, v.primary_head_sequence + 1);
@@ -438,7 +426,7 @@ test_pg_rolled_back_replica_is_diverged_across_restarts(void **state)
     evrepl_verification v;
     evrepl_status st;
     assert_int_equal(verify(0, false, 1500, &v, &st), EVREPL_CODE_OK);
-    const evrepl_replica_verification *us = replica(&v, PGT_US_EAST);
+    const evrepl_replica_verification *us = pgt_replica(&v, PGT_US_EAST);
     assert_int_equal(us->head_sequence, head - 2);
     assert_int_equal(us->diverged_at_sequence, head - 1);
     assert_true(errors_mention(&v, "us-east", "went backwards"));
@@ -470,11 +458,11 @@ test_pg_missing_migration(void **state)
     evrepl_verification v;
     evrepl_status st;
     assert_int_equal(verify(0, false, 5000, &v, &st), EVREPL_CODE_OK);
-    const evrepl_replica_verification *ap = replica(&v, PGT_AP_SOUTH);
+    const evrepl_replica_verification *ap = pgt_replica(&v, PGT_AP_SOUTH);
     assert_string_equal(ap->schema_version, before->version);
     assert_false(ap->schema_version_match);
     assert_false(v.schema_version_match);
-    assert_true(replica(&v, PGT_US_EAST)->schema_version_match);
+    assert_true(pgt_replica(&v, PGT_US_EAST)->schema_version_match);
     assert_true(errors_mention(&v, "ap-south", "schema version"));
     assert_false(evrepl_verification_is_valid(&v));
     evrepl_verification_clear(&v);
@@ -501,7 +489,7 @@ test_pg_replica_stopped_then_restarted(void **state)
     evrepl_receipt_clear(&r);
     evrepl_verification v;
     assert_int_equal(verify(0, false, 3000, &v, &st), EVREPL_CODE_OK);
-    const evrepl_replica_verification *ap = replica(&v, PGT_AP_SOUTH);
+    const evrepl_replica_verification *ap = pgt_replica(&v, PGT_AP_SOUTH);
     assert_false(ap->reachable);
     assert_false(ap->head_hash_match || ap->signature_valid || ap->chain_valid ||
                  ap->schema_version_match);

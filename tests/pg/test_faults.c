@@ -78,18 +78,6 @@ client(void)
     return c;
 }
 
-static const evrepl_replica_verification *
-replica(const evrepl_verification *v, const char *id)
-{
-    for (size_t i = 0; i < v->n_replicas; i++) {
-        if (strcmp(v->replicas[i].replica_id, id) == 0) {
-            return &v->replicas[i];
-        }
-    }
-    fail_msg("no replica %s", id);
-    return NULL;
-}
-
 static void
 await_valid(evrepl_client *c, unsigned seconds)
 {
@@ -169,11 +157,11 @@ test_faults_replica_blocked_by_a_lock(void **state)
         assert_int_equal(evrepl_client_verify_replicas(c, NULL, &co, &v, &st), EVREPL_CODE_OK);
         uint64_t took = evri_now_ns() - t0;
         assert_true(took < 1500 * EVRI_NS_PER_MS);
-        const evrepl_replica_verification *eu = replica(&v, PGT_EU_WEST);
+        const evrepl_replica_verification *eu = pgt_replica(&v, PGT_EU_WEST);
         assert_false(eu->reachable);
         assert_non_null(strstr(eu->errors[0], "no answer before the deadline"));
-        assert_true(replica(&v, PGT_US_EAST)->head_hash_match);
-        assert_true(replica(&v, PGT_AP_SOUTH)->head_hash_match);
+        assert_true(pgt_replica(&v, PGT_US_EAST)->head_hash_match);
+        assert_true(pgt_replica(&v, PGT_AP_SOUTH)->head_hash_match);
         evrepl_verification_clear(&v);
 
         evrepl_receipt r = {0};
@@ -242,13 +230,13 @@ test_faults_replica_killed_during_full_audit(void **state)
     assert_int_equal(kill((pid_t)atoi(pid_text), SIGKILL), 0);
     pthread_join(th, NULL);
     assert_int_equal(a.code, EVREPL_CODE_OK);
-    const evrepl_replica_verification *ap = replica(&a.v, PGT_AP_SOUTH);
+    const evrepl_replica_verification *ap = pgt_replica(&a.v, PGT_AP_SOUTH);
     print_message("audit ended in %.1f s; ap-south: %s\n", (double)a.took_ns / 1e9,
                   ap->n_errors > 0 ? ap->errors[0] : "(no error)");
     assert_true(ap->n_errors > 0); // the truth: it went away mid-audit
     assert_false(evrepl_verification_is_valid(&a.v));
-    assert_true(replica(&a.v, PGT_US_EAST)->signature_valid);
-    assert_int_equal(replica(&a.v, PGT_US_EAST)->diverged_at_sequence, 0);
+    assert_true(pgt_replica(&a.v, PGT_US_EAST)->signature_valid);
+    assert_int_equal(pgt_replica(&a.v, PGT_US_EAST)->diverged_at_sequence, 0);
     evrepl_verification_clear(&a.v);
     // Its children notice the postmaster's death and exit; then it starts again (crash
     // recovery) and the same server sees it healthy.

@@ -135,3 +135,15 @@ tproc_await_serving(const char *url, int timeout_ms)
     }
     return false;
 }
+
+long
+tproc_rss_kb(pid_t pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    if (tproc_slurp(path, buf, sizeof(buf)) <= 0) {
+        return -1;
+    }
+    const char *p = strstr(buf, "VmRSS:");
+    return p != NULL ? strtol(p + 6, NULL, 10) : -1;
+}

@@ -28,6 +28,9 @@ int tproc_run(const char *dir, char *const argv[], int timeout_ms, char *out, si
 // Reads a whole small file into buf (NUL-terminated). Returns bytes read or -1.
 long tproc_slurp(const char *path, char *buf, size_t size);
 
+// The resident set size of a running process in kB (VmRSS), or -1.
+long tproc_rss_kb(pid_t pid);
+
 // A free TCP port on 127.0.0.1 (bound and released; racy but fine for tests).
 int tproc_free_port(void);
 

@@ -396,6 +396,25 @@ pgn_run(pgn *const *nodes, size_t n, uint64_t deadline_ns)
     }
 }
 
+// Waits on pfd[0..k) until one is ready or until_ns; sleeps when there is nothing to wait on.
+// Returns poll()'s result, or -1 with errno EINTR to go round again, or PGN_WAIT_OVER when
+// until_ns has passed.
+#define PGN_WAIT_OVER (-2)
+static int
+pgn_wait(struct pollfd *pfd, size_t k, uint64_t until_ns)
+{
+    int left = evri_ms_left(until_ns);
+    if (left <= 0) {
+        return PGN_WAIT_OVER;
+    }
+    if (k == 0) {
+        struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        return PGN_WAIT_OVER;
+    }
+    return poll(pfd, (nfds_t)k, left);
+}
+
 bool
 pgn_step(pgn *const *nodes, size_t n, uint64_t until_ns)
 {
@@ -447,16 +466,11 @@ pgn_step(pgn *const *nodes, size_t n, uint64_t until_ns)
             pfd[k] = (struct pollfd){.fd = PQsocket(nd->conn), .events = ev};
             who[k++] = nd;
         }
-        int left = evri_ms_left(until_ns);
-        if (left <= 0) {
+        int rc = pgn_wait(pfd, k, until_ns);
+        if (rc == PGN_WAIT_OVER) {
             return false;
         }
-        if (k == 0) {
-            struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-            return false;
-        }
-        if (poll(pfd, (nfds_t)k, left) < 0) {
+        if (rc < 0) {
             continue; // EINTR
         }
         for (size_t i = 0; i < k; i++) {
@@ -531,7 +545,6 @@ bool
 pgn_wait_notify(pgn *const *nodes, size_t n, uint64_t until_ns)
 {
     struct pollfd pfd[16];
-    pgn *who[16];
     for (;;) {
         size_t k = 0;
         bool any = false;
@@ -544,21 +557,12 @@ pgn_wait_notify(pgn *const *nodes, size_t n, uint64_t until_ns)
         }
         for (size_t i = 0; i < n && k < 16; i++) {
             if (nodes[i]->conn != NULL && nodes[i]->phase == PGN_IDLE && nodes[i]->listening) {
-                pfd[k] = (struct pollfd){.fd = PQsocket(nodes[i]->conn), .events = POLLIN};
-                who[k++] = nodes[i];
+                pfd[k++] = (struct pollfd){.fd = PQsocket(nodes[i]->conn), .events = POLLIN};
             }
         }
-        int left = evri_ms_left(until_ns);
-        if (left <= 0) {
+        if (pgn_wait(pfd, k, until_ns) == PGN_WAIT_OVER) {
             return false;
         }
-        if (k == 0) {
-            struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-            return false;
-        }
-        (void)poll(pfd, (nfds_t)k, left);
-        (void)who;
     }
 }
 

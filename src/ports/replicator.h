@@ -57,6 +57,11 @@ typedef struct evrepl_replicator_ops {
     // Optional: NULL means no replicas.
     evrepl_code (*describe)(void *self, evrepl_server_description *out, evrepl_status *st);
 
+    // Blocking backends only: called by the worker thread that owns the instance after about
+    // a second without a call, and every second while that lasts. Reads what the servers sent
+    // meanwhile (notifications) so that they never block writing to an idle session; must not
+    // wait. Optional.
+    void (*idle)(void *self);
     // Frees the instance. Required; must accept a half-built instance.
     void (*destroy)(void *self);
 } evrepl_replicator_ops;

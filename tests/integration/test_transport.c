@@ -25,6 +25,7 @@
 
 typedef struct server {
     fake_replicator fake;
+    fake_replicator own[8]; // with server_start_own: one fake per worker
     evrepl_replicator inst[8];
     evri_app app;
     evri_rpc *rpc;
@@ -35,13 +36,16 @@ typedef struct server {
 static unsigned url_seq;
 
 static void
-server_start(server *s, const fake_script *script, unsigned workers, unsigned max_queue)
+server_start_with(server *s, const fake_script *script, unsigned workers, unsigned max_queue,
+                  bool own)
 {
     evrepl_status st;
     memset(s, 0, sizeof(*s));
     evrepl_replicator r = fake_replicator_init(&s->fake, script);
     for (unsigned i = 0; i < workers; i++) {
-        s->inst[i] = r; // the fake is thread-safe, so workers may share it
+        // The fake is thread-safe, so workers may share it; with `own`, each worker's calls
+        // are counted apart.
+        s->inst[i] = own ? fake_replicator_init(&s->own[i], script) : r;
     }
     s->app = (evri_app){.version = "t", .schema_version = "0002", .shared = r};
     size_t n;
@@ -67,6 +71,12 @@ server_start(server *s, const fake_script *script, unsigned workers, unsigned ma
                                 .n_workers = script->blocking ? workers : 0,
                                 .ipc_mode = 0600};
     assert_int_equal(evri_transport_create(&s->t, &tc, &st), EVREPL_CODE_OK);
+}
+
+static void
+server_start(server *s, const fake_script *script, unsigned workers, unsigned max_queue)
+{
+    server_start_with(s, script, workers, max_queue, false);
 }
 
 static void
@@ -105,6 +115,64 @@ test_transport_worker_path_answers(void **state)
     assert_null(evrepl_client_response_metadata(c, "x-evrepl-dev-mode"));
     evrepl_receipt_clear(&r);
     evrepl_client_destroy(c);
+    server_stop(&s);
+}
+
+static void
+test_transport_calls_one_at_a_time_stay_on_one_worker(void **state)
+{
+    (void)state;
+    server s;
+    fake_script script = {.blocking = true, .replica_ids = {"a"}, .n_replicas = 1};
+    server_start_with(&s, &script, 4, 8, true);
+    evrepl_client *c = client_open(&s, 2000);
+    enum { CALLS = 24 };
+    for (unsigned i = 0; i < CALLS; i++) {
+        evrepl_receipt r = {0};
+        evrepl_status st;
+        assert_int_equal(evrepl_client_propagate_event(c, VALID_ID, NULL, &r, &st), EVREPL_CODE_OK);
+        evrepl_receipt_clear(&r);
+    }
+    // The worker that went idle last takes the next call: its caches are the warm ones. With
+    // the workers taking turns, each would have run about a quarter of them.
+    uint64_t most = 0, total = 0;
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t n = atomic_load(&s.own[i].calls);
+        most = n > most ? n : most;
+        total += n;
+    }
+    assert_int_equal(total, CALLS);
+    assert_int_equal(most, CALLS);
+    evrepl_client_destroy(c);
+    server_stop(&s);
+}
+
+static void
+test_transport_idle_workers_do_their_chores(void **state)
+{
+    (void)state;
+    server s;
+    fake_script script = {.blocking = true, .replica_ids = {"a"}, .n_replicas = 1};
+    server_start_with(&s, &script, 2, 4, true);
+    // Every worker, busy once or never, calls its instance's idle op about once a second.
+    evrepl_client *c = client_open(&s, 2000);
+    evrepl_receipt r = {0};
+    evrepl_status st;
+    assert_int_equal(evrepl_client_propagate_event(c, VALID_ID, NULL, &r, &st), EVREPL_CODE_OK);
+    evrepl_receipt_clear(&r);
+    uint64_t until = evri_now_ns() + 10000 * EVRI_NS_PER_MS;
+    while ((atomic_load(&s.own[0].idle_calls) < 2 || atomic_load(&s.own[1].idle_calls) < 2) &&
+           evri_now_ns() < until) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(atomic_load(&s.own[0].idle_calls) >= 2);
+    assert_true(atomic_load(&s.own[1].idle_calls) >= 2);
+    evrepl_client_destroy(c);
+    server_stop(&s);
+    // Not on start: the first chore comes after a second without calls.
+    server_start_with(&s, &script, 1, 4, true);
+    assert_int_equal(atomic_load(&s.own[0].idle_calls), 0);
     server_stop(&s);
 }
 
@@ -417,6 +485,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transport_worker_path_answers),
+        cmocka_unit_test(test_transport_calls_one_at_a_time_stay_on_one_worker),
+        cmocka_unit_test(test_transport_idle_workers_do_their_chores),
         cmocka_unit_test(test_transport_full_queue_is_prompt_resource_exhausted),
         cmocka_unit_test(test_transport_health_inline_while_workers_busy),
         cmocka_unit_test(test_transport_deadline_passed_in_queue),

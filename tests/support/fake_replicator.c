@@ -106,6 +106,13 @@ fake_describe(void *self, evrepl_server_description *out, evrepl_status *st)
 }
 
 static void
+fake_idle(void *self)
+{
+    fake_replicator *f = self;
+    atomic_fetch_add(&f->idle_calls, 1);
+}
+
+static void
 fake_destroy(void *self)
 {
     (void)self;
@@ -119,6 +126,7 @@ fake_replicator_init(fake_replicator *f, const fake_script *script)
     atomic_init(&f->calls, 0);
     atomic_init(&f->concurrent, 0);
     atomic_init(&f->max_concurrent, 0);
+    atomic_init(&f->idle_calls, 0);
     f->ops = (evrepl_replicator_ops){
         .version = EVREPL_REPLICATOR_OPS_VERSION,
         .name = "fake",
@@ -128,6 +136,7 @@ fake_replicator_init(fake_replicator *f, const fake_script *script)
         .verify_replicas = fake_verify,
         .check_health = fake_health,
         .describe = fake_describe,
+        .idle = fake_idle,
         .destroy = fake_destroy,
     };
     return (evrepl_replicator){.ops = &f->ops, .self = f};

@@ -29,6 +29,7 @@ typedef struct fake_replicator {
     atomic_uint_fast64_t calls;
     atomic_uint_fast64_t concurrent;     // calls running now
     atomic_uint_fast64_t max_concurrent; // the most that ran at once
+    atomic_uint_fast64_t idle_calls;     // times a worker ran its idle chores
     evrepl_replicator_ops ops;           // a copy with blocking set from the script
 } fake_replicator;
 

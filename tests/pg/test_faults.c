@@ -106,21 +106,28 @@ await_valid(evrepl_client *c, unsigned seconds)
     }
 }
 
-// How many sessions evrepld's workers hold on a node.
+// How many sessions evrepld's workers hold on a node (that match an extra condition).
 static int
-worker_sessions(const char *node)
+worker_sessions_where(const char *node, const char *cond)
 {
     evri_pg_db *db = pgt_open(pgt_conninfo(node));
-    char n[32];
+    char sql[256], n[32];
     evrepl_status st;
-    evrepl_code code = evri_pg_db_query_value(
-        db, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'evrepld'", n,
-        sizeof(n), &st);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'evrepld' AND %s",
+             cond);
+    evrepl_code code = evri_pg_db_query_value(db, sql, n, sizeof(n), &st);
     evri_pg_db_close(db);
     if (code != EVREPL_CODE_OK) {
         fail_msg("counting sessions on %s: %s", node, st.message);
     }
     return atoi(n);
+}
+
+static int
+worker_sessions(const char *node)
+{
+    return worker_sessions_where(node, "true");
 }
 
 // After every test, passed or failed: nodes up again.
@@ -187,6 +194,47 @@ test_faults_replica_blocked_by_a_lock(void **state)
     evrepl_client_destroy(c);
 }
 
+// Every replica session LISTENs and gets a notification per replicated row. Unread, they fill
+// the socket, and the replica's server process blocks writing to it, which also stops the
+// replica's notification queue from being trimmed. Idle workers read them away.
+static void
+test_faults_idle_sessions_read_their_notifications(void **state)
+{
+    (void)state;
+    evrepl_client *c = client();
+    await_valid(c, 60);
+    int sessions = worker_sessions(PGT_US_EAST);
+    assert_true(sessions >= 1);
+    // About 24 MB of notifications, far more than the sockets hold, while no call runs (each
+    // payload differs: PostgreSQL folds equal notifications of one transaction into one).
+    evri_pg_db *db = pgt_open(pgt_conninfo(PGT_US_EAST));
+    char n[32];
+    evrepl_status st;
+    assert_int_equal(evri_pg_db_query_value(db,
+                                            "SELECT count(pg_notify('evrepl_event', "
+                                            "i || repeat('x', 7900))) "
+                                            "FROM generate_series(1, 3000) i",
+                                            n, sizeof(n), &st),
+                     EVREPL_CODE_OK);
+    evri_pg_db_close(db);
+    assert_int_equal(atoi(n), 3000);
+    pgt_sleep_ms(2000); // the servers are writing, or blocked writing, by now
+    int blocked = worker_sessions_where(PGT_US_EAST, "wait_event = 'ClientWrite'");
+    for (int i = 0; i < 100 && blocked > 0; i++) {
+        pgt_sleep_ms(100);
+        blocked = worker_sessions_where(PGT_US_EAST, "wait_event = 'ClientWrite'");
+    }
+    assert_int_equal(blocked, 0);
+    assert_int_equal(worker_sessions(PGT_US_EAST), sessions); // read, not dropped
+    // And the next call is not slowed by a backlog.
+    evrepl_verification v = {0};
+    evrepl_call_opts co = {.timeout_ms = 3000};
+    assert_int_equal(evrepl_client_verify_replicas(c, NULL, &co, &v, &st), EVREPL_CODE_OK);
+    assert_true(evrepl_verification_is_valid(&v));
+    evrepl_verification_clear(&v);
+    evrepl_client_destroy(c);
+}
+
 typedef struct audit {
     evrepl_code code;
     evrepl_verification v;
@@ -227,7 +275,8 @@ test_faults_replica_killed_during_full_audit(void **state)
     assert_non_null(f);
     assert_non_null(fgets(pid_text, sizeof(pid_text), f));
     fclose(f);
-    assert_int_equal(kill((pid_t)atoi(pid_text), SIGKILL), 0);
+    pid_t postmaster = (pid_t)atoi(pid_text);
+    assert_int_equal(kill(postmaster, SIGKILL), 0);
     pthread_join(th, NULL);
     assert_int_equal(a.code, EVREPL_CODE_OK);
     const evrepl_replica_verification *ap = pgt_replica(&a.v, PGT_AP_SOUTH);
@@ -239,8 +288,13 @@ test_faults_replica_killed_during_full_audit(void **state)
     assert_int_equal(pgt_replica(&a.v, PGT_US_EAST)->diverged_at_sequence, 0);
     evrepl_verification_clear(&a.v);
     // Its children notice the postmaster's death and exit; then it starts again (crash
-    // recovery) and the same server sees it healthy.
+    // recovery) and the same server sees it healthy. Until the dead postmaster is reaped,
+    // `pg_ctl status` (kill 0 on its pid) takes it for running and `trio start` does nothing.
     uint64_t until = evri_now_ns() + 60000 * EVRI_NS_PER_MS;
+    while (kill(postmaster, 0) == 0) {
+        assert_true(evri_now_ns() < until);
+        pgt_sleep_ms(50);
+    }
     while (system("\"$EVREPL_SOURCE_DIR/tools/trio\" start ap-south >/dev/null 2>&1") != 0) {
         assert_true(evri_now_ns() < until);
         struct timespec pause = {1, 0};
@@ -259,6 +313,7 @@ main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_faults_replica_blocked_by_a_lock, repair),
+        cmocka_unit_test_teardown(test_faults_idle_sessions_read_their_notifications, repair),
         cmocka_unit_test_teardown(test_faults_replica_killed_during_full_audit, repair),
     };
     return cmocka_run_group_tests_name("pg_faults", tests, group_setup, group_teardown);

@@ -10,8 +10,10 @@
 #include "common/clock.h"
 #include "domain/status.h"
 
-#define PGN_APP_NAME  "evrepld"
-#define PGN_SETUP_SQL "SET plan_cache_mode = force_generic_plan"
+#define PGN_APP_NAME "evrepld"
+// pgn_drain_notify: at most this many reads (libpq takes up to 16 kB per read).
+#define PGN_DRAIN_MAX_READS 1024
+#define PGN_SETUP_SQL       "SET plan_cache_mode = force_generic_plan"
 // PostgreSQL 14 and later: a backend running a statement whose client went away notices it
 // within this many ms and stops, instead of holding its slot (and its locks) until the
 // statement ends.
@@ -539,6 +541,21 @@ pgn_poll_notify(pgn *n)
         return;
     }
     pgn_take_notifies(n);
+}
+
+void
+pgn_drain_notify(pgn *n)
+{
+    for (int i = 0; i < PGN_DRAIN_MAX_READS && n->conn != NULL && n->phase == PGN_IDLE; i++) {
+        pgn_poll_notify(n);
+        if (n->conn == NULL) {
+            return;
+        }
+        struct pollfd pfd = {.fd = PQsocket(n->conn), .events = POLLIN};
+        if (poll(&pfd, 1, 0) <= 0) {
+            return; // read up
+        }
+    }
 }
 
 bool

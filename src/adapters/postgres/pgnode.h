@@ -119,8 +119,11 @@ void pgn_abort(pgn *const *nodes, size_t n);
 // Returns true when one arrived (see each node's notified flag).
 bool pgn_wait_notify(pgn *const *nodes, size_t n, uint64_t until_ns);
 
-// Reads and clears pending notifications of an idle node without waiting.
+// Reads and clears pending notifications of an idle node without waiting (what one read
+// brings: libpq reads at most its buffer, 16 kB).
 void pgn_poll_notify(pgn *n);
+// The same until the socket is empty (at most 16 MB): an idle session's backlog.
+void pgn_drain_notify(pgn *n);
 
 // Drops a node's connection (after a failure); it reconnects on next use.
 void pgn_reset(pgn *n, evrepl_code code, const char *fmt, ...)

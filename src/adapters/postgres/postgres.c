@@ -285,6 +285,19 @@ pg_instance_destroy(void *self)
     free(in);
 }
 
+// Every replica session LISTENs, and the apply trigger notifies each replicated row: a
+// session nobody reads fills its socket, and then its server process blocks writing to it,
+// which pins the replica's notification queue (it grows on disk until NOTIFY, and with it the
+// apply, fails). Reading them away while the worker is idle keeps every session drained.
+static void
+pg_idle(void *self)
+{
+    pg_instance *in = self;
+    for (size_t i = 0; i < in->sh->n_replicas; i++) {
+        pgn_drain_notify(&in->replicas[i]);
+    }
+}
+
 static const evrepl_replicator_ops pg_ops = {
     .version = EVREPL_REPLICATOR_OPS_VERSION,
     .name = "postgres",
@@ -294,6 +307,7 @@ static const evrepl_replicator_ops pg_ops = {
     .verify_replicas = pg_verify_replicas,
     .check_health = pg_check_health,
     .describe = pg_describe,
+    .idle = pg_idle,
     .destroy = pg_instance_destroy,
 };
 

@@ -1208,8 +1208,10 @@ pg_verify_replicas(void *self, const evrepl_verify_request *req, uint64_t deadli
         v->reps[i].node = &in->replicas[i];
         v->reps[i].sig_ok = true;
         v->reps[i].chain_ok = true;
-        pgn_poll_notify(&in->replicas[i]);
-        in->replicas[i].notified = false; // from before this call: stale
+        // From before this call: stale. Notifications still unread in the socket arrive with
+        // round 1's answers and may count as news once; that costs a lagging replica one early
+        // re-check, where reading them now would cost every call a receive per replica.
+        in->replicas[i].notified = false;
     }
     if ((code = round_heads(v, st)) == EVREPL_CODE_OK) {
         round_wait(v);

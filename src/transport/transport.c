@@ -43,6 +43,7 @@ typedef struct worker {
     evrepl_replicator backend;
     pthread_cond_t cv; // CLOCK_MONOTONIC; signalled when a call is queued for it, or on close
     bool idle;         // on t->idle, waiting for a call (under t->mu)
+    bool coming;       // counted in t->coming (under t->mu)
 } worker;
 
 struct evri_transport {
@@ -61,9 +62,14 @@ struct evri_transport {
     // that went idle last on top. A call wakes that one: its thread, its database sessions
     // and their server processes are the likeliest to be in cache (handing calls round the
     // workers in turn made a VerifyReplicas at one caller 1.7x slower than always using one).
+    // A worker that is replying, or was just woken, looks at the queue before it sleeps
+    // again: those are counted in `coming`, and a call wakes an idle worker only when more
+    // calls wait than workers are coming (at one caller, the next call often arrives before
+    // the worker that answered the last one is back on the stack).
     pthread_mutex_t mu;
     worker **idle;
     unsigned n_idle;
+    unsigned coming;
     slot **queue;
     unsigned q_head;
     unsigned q_len;
@@ -182,9 +188,11 @@ queue_push(evri_transport *t, slot *s)
         t->queue[(t->q_head + t->q_len) % t->cfg.max_queue] = s;
         t->q_len++;
         ok = true;
-        if (t->n_idle > 0) {
+        if (t->q_len > t->coming && t->n_idle > 0) {
             w = t->idle[--t->n_idle];
             w->idle = false;
+            w->coming = true;
+            t->coming++;
         }
     }
     pthread_mutex_unlock(&t->mu);
@@ -205,7 +213,14 @@ queue_pop(worker *w)
     evri_transport *t = w->t;
     slot *s = NULL;
     pthread_mutex_lock(&t->mu);
-    while (t->q_len == 0 && !t->q_closed) {
+    for (;;) {
+        if (w->coming) {
+            w->coming = false;
+            t->coming--;
+        }
+        if (t->q_len > 0 || t->q_closed) {
+            break;
+        }
         w->idle = true;
         t->idle[t->n_idle++] = w;
         struct timespec until = mono_after(TRANSPORT_IDLE_MS);
@@ -238,6 +253,10 @@ worker_main(void *arg)
     while ((s = queue_pop(w)) != NULL) {
         evri_call_set_backend(s->call, w->backend);
         evri_call_run(s->call);
+        pthread_mutex_lock(&w->t->mu);
+        w->coming = true; // back in queue_pop in a moment
+        w->t->coming++;
+        pthread_mutex_unlock(&w->t->mu);
         slot_reply(s);
     }
     return NULL;

@@ -129,9 +129,11 @@ pg_propagate_event(void *self, const char *event_id, uint64_t deadline_ns, evrep
         return evri_status_set(st, EVREPL_CODE_INTERNAL, "too many replicas");
     }
     memset(acks, 0, sizeof(acks));
-    // Notifications from before this call are stale: drop them.
+    // Notifications from before this call are stale. One still unread in the socket arrives
+    // with the first answers and may count once: that costs one early re-check of a replica,
+    // where reading them now would cost every call a receive per replica (idle workers drain
+    // their sessions).
     for (size_t i = 0; i < n; i++) {
-        pgn_poll_notify(&in->replicas[i]);
         in->replicas[i].notified = false;
         in->replicas[i].notified_want = false;
         in->replicas[i].want = event_id;

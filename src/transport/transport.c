@@ -225,15 +225,17 @@ queue_pop(worker *w)
         t->idle[t->n_idle++] = w;
         struct timespec until = mono_after(TRANSPORT_IDLE_MS);
         while (w->idle && !t->q_closed) {
-            if (pthread_cond_timedwait(&w->cv, &t->mu, &until) == ETIMEDOUT &&
-                w->backend.ops->idle != NULL) {
+            if (pthread_cond_timedwait(&w->cv, &t->mu, &until) != ETIMEDOUT) {
+                continue;
+            }
+            if (w->backend.ops->idle != NULL) {
                 // Still on the stack: a call queued meanwhile finds this worker and waits
                 // for the (short) chore rather than the worker losing its place.
                 pthread_mutex_unlock(&t->mu);
                 w->backend.ops->idle(w->backend.self);
                 pthread_mutex_lock(&t->mu);
-                until = mono_after(TRANSPORT_IDLE_MS);
             }
+            until = mono_after(TRANSPORT_IDLE_MS);
         }
     }
     if (t->q_len > 0) {

@@ -12,6 +12,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include "common/clock.h"
 #include "evrepl/client.h"
@@ -172,6 +173,34 @@ test_transport_idle_workers_do_their_chores(void **state)
     server_stop(&s);
     // Not on start: the first chore comes after a second without calls.
     server_start_with(&s, &script, 1, 4, true);
+    assert_int_equal(atomic_load(&s.own[0].idle_calls), 0);
+    server_stop(&s);
+}
+
+static double
+cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static void
+test_transport_idle_workers_without_chores_sleep(void **state)
+{
+    (void)state;
+    server s;
+    fake_script script = {
+        .blocking = true, .replica_ids = {"a"}, .n_replicas = 1, .no_idle_op = true};
+    server_start_with(&s, &script, 2, 4, true);
+    // Past the first idle second: the workers wait again instead of spinning on a timeout
+    // that has passed.
+    double before = cpu_seconds();
+    struct timespec ts = {2, 500 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    double used = cpu_seconds() - before;
+    assert_true(used < 0.5);
     assert_int_equal(atomic_load(&s.own[0].idle_calls), 0);
     server_stop(&s);
 }
@@ -487,6 +516,7 @@ main(void)
         cmocka_unit_test(test_transport_worker_path_answers),
         cmocka_unit_test(test_transport_calls_one_at_a_time_stay_on_one_worker),
         cmocka_unit_test(test_transport_idle_workers_do_their_chores),
+        cmocka_unit_test(test_transport_idle_workers_without_chores_sleep),
         cmocka_unit_test(test_transport_full_queue_is_prompt_resource_exhausted),
         cmocka_unit_test(test_transport_health_inline_while_workers_busy),
         cmocka_unit_test(test_transport_deadline_passed_in_queue),

@@ -136,7 +136,7 @@ fake_replicator_init(fake_replicator *f, const fake_script *script)
         .verify_replicas = fake_verify,
         .check_health = fake_health,
         .describe = fake_describe,
-        .idle = fake_idle,
+        .idle = script->no_idle_op ? NULL : fake_idle,
         .destroy = fake_destroy,
     };
     return (evrepl_replicator){.ops = &f->ops, .self = f};

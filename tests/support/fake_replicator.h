@@ -22,6 +22,7 @@ typedef struct fake_script {
     evrepl_serving_status health;
     const char *replica_ids[3];
     size_t n_replicas;
+    bool no_idle_op; // leave evrepl_replicator_ops.idle NULL
 } fake_script;
 
 typedef struct fake_replicator {

@@ -126,6 +126,16 @@ test_transport_calls_one_at_a_time_stay_on_one_worker(void **state)
     server s;
     fake_script script = {.blocking = true, .replica_ids = {"a"}, .n_replicas = 1};
     server_start_with(&s, &script, 4, 8, true);
+    // Every worker thread waiting first (each has done its first idle chore): one that starts
+    // late would land on top of the idle stack and take the next call.
+    uint64_t until = evri_now_ns() + 10000 * EVRI_NS_PER_MS;
+    for (unsigned i = 0; i < 4; i++) {
+        while (atomic_load(&s.own[i].idle_calls) == 0 && evri_now_ns() < until) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        assert_true(atomic_load(&s.own[i].idle_calls) > 0);
+    }
     evrepl_client *c = client_open(&s, 2000);
     enum { CALLS = 24 };
     for (unsigned i = 0; i < CALLS; i++) {

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "adapters/postgres/admin.h"
+#include "adapters/postgres/pgnode.h"
 #include "adapters/postgres/writer.h"
 #include "common/clock.h"
 #include "common/keyfile.h"
@@ -235,6 +236,44 @@ test_faults_idle_sessions_read_their_notifications(void **state)
     evrepl_client_destroy(c);
 }
 
+// A connect whose set-up (settings, LISTEN) a deadline cut stays for the next call to finish;
+// while its worker is idle nobody reads it, so after PGN_ORPHAN_MAX_NS the idle upkeep drops it.
+static void
+test_faults_idle_upkeep_drops_a_set_up_cut_long_ago(void **state)
+{
+    (void)state;
+    pgn n;
+    pgn_init(&n, PGT_US_EAST, pgt_conninfo(PGT_US_EAST), true);
+    pgn *nodes[] = {&n};
+    pgn_set_query(&n, "SELECT 1", 0, NULL);
+    // One non-blocking step at a time until the connect is done and the set-up is sent.
+    uint64_t until = evri_now_ns() + 10000 * EVRI_NS_PER_MS;
+    while (n.phase != PGN_SETUP && !n.done && evri_now_ns() < until) {
+        (void)pgn_step(nodes, 1, evri_now_ns());
+        pgt_sleep_ms(1);
+    }
+    assert_int_equal(n.phase, PGN_SETUP);
+    pgn_abort(nodes, 1); // the call's deadline: the set-up is left for later
+    assert_non_null(n.conn);
+    assert_true(n.orphan_since != 0);
+
+    pgn_idle(&n, evri_now_ns()); // cut just now: kept for the next call
+    assert_non_null(n.conn);
+    assert_int_equal(n.phase, PGN_SETUP);
+    pgn_idle(&n, n.orphan_since + PGN_ORPHAN_MAX_NS + 1); // as if idle since: dropped
+    assert_null(n.conn);
+    assert_int_equal(n.phase, PGN_DOWN);
+
+    // The node connects afresh for the next query.
+    pgn_clear_query(&n);
+    pgn_set_query(&n, "SELECT 1", 0, NULL);
+    pgn_run(nodes, 1, evri_now_ns() + 10000 * EVRI_NS_PER_MS);
+    assert_int_equal(n.code, EVREPL_CODE_OK);
+    assert_true(pgn_has(&n, 0, 0));
+    assert_true(n.listening);
+    pgn_fini(&n);
+}
+
 typedef struct audit {
     evrepl_code code;
     evrepl_verification v;
@@ -314,6 +353,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_faults_replica_blocked_by_a_lock, repair),
         cmocka_unit_test_teardown(test_faults_idle_sessions_read_their_notifications, repair),
+        cmocka_unit_test_teardown(test_faults_idle_upkeep_drops_a_set_up_cut_long_ago, repair),
         cmocka_unit_test_teardown(test_faults_replica_killed_during_full_audit, repair),
     };
     return cmocka_run_group_tests_name("pg_faults", tests, group_setup, group_teardown);

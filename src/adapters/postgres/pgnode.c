@@ -544,8 +544,16 @@ pgn_poll_notify(pgn *n)
 }
 
 void
-pgn_drain_notify(pgn *n)
+pgn_idle(pgn *n, uint64_t now_ns)
 {
+    if (n->conn != NULL && n->orphan_since != 0 && now_ns > n->orphan_since &&
+        now_ns - n->orphan_since > PGN_ORPHAN_MAX_NS) {
+        // A connect or set-up that a deadline cut and no call has continued since: its LISTEN
+        // may be live with nobody reading (the drain below needs an idle session), and the
+        // next call would drop it anyway (pgn_abandon).
+        pgn_reset(n, EVREPL_CODE_DEADLINE_EXCEEDED, "no answer before the deadline");
+        return;
+    }
     for (int i = 0; i < PGN_DRAIN_MAX_READS && n->conn != NULL && n->phase == PGN_IDLE; i++) {
         pgn_poll_notify(n);
         if (n->conn == NULL) {

@@ -122,8 +122,10 @@ bool pgn_wait_notify(pgn *const *nodes, size_t n, uint64_t until_ns);
 // Reads and clears pending notifications of an idle node without waiting (what one read
 // brings: libpq reads at most its buffer, 16 kB).
 void pgn_poll_notify(pgn *n);
-// The same until the socket is empty (at most 16 MB): an idle session's backlog.
-void pgn_drain_notify(pgn *n);
+// Upkeep of a node nobody is using (the worker is idle), now_ns being the current time: reads
+// an idle session's backlog of notifications until the socket is empty (at most 16 MB), and
+// drops a connect or set-up that a deadline cut more than PGN_ORPHAN_MAX_NS ago.
+void pgn_idle(pgn *n, uint64_t now_ns);
 
 // Drops a node's connection (after a failure); it reconnects on next use.
 void pgn_reset(pgn *n, evrepl_code code, const char *fmt, ...)

@@ -293,8 +293,10 @@ static void
 pg_idle(void *self)
 {
     pg_instance *in = self;
+    uint64_t now = evri_now_ns();
+    pgn_idle(&in->primary, now);
     for (size_t i = 0; i < in->sh->n_replicas; i++) {
-        pgn_drain_notify(&in->replicas[i]);
+        pgn_idle(&in->replicas[i], now);
     }
 }
 

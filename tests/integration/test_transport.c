@@ -26,7 +26,7 @@
 
 typedef struct server {
     fake_replicator fake;
-    fake_replicator own[8]; // with server_start_own: one fake per worker
+    fake_replicator own[8]; // server_start_with(..., own = true): one fake per worker
     evrepl_replicator inst[8];
     evri_app app;
     evri_rpc *rpc;
@@ -119,6 +119,21 @@ test_transport_worker_path_answers(void **state)
     server_stop(&s);
 }
 
+// Waits (10 s at most) until each of the first `workers` own fakes has run its idle op at least
+// `times` times.
+static void
+await_idle_calls(const server *s, unsigned workers, uint64_t times)
+{
+    uint64_t until = evri_now_ns() + 10000 * EVRI_NS_PER_MS;
+    for (unsigned i = 0; i < workers; i++) {
+        while (atomic_load(&s->own[i].idle_calls) < times && evri_now_ns() < until) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        assert_true(atomic_load(&s->own[i].idle_calls) >= times);
+    }
+}
+
 static void
 test_transport_calls_one_at_a_time_stay_on_one_worker(void **state)
 {
@@ -128,14 +143,7 @@ test_transport_calls_one_at_a_time_stay_on_one_worker(void **state)
     server_start_with(&s, &script, 4, 8, true);
     // Every worker thread waiting first (each has done its first idle chore): one that starts
     // late would land on top of the idle stack and take the next call.
-    uint64_t until = evri_now_ns() + 10000 * EVRI_NS_PER_MS;
-    for (unsigned i = 0; i < 4; i++) {
-        while (atomic_load(&s.own[i].idle_calls) == 0 && evri_now_ns() < until) {
-            struct timespec ts = {0, 20 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-        assert_true(atomic_load(&s.own[i].idle_calls) > 0);
-    }
+    await_idle_calls(&s, 4, 1);
     evrepl_client *c = client_open(&s, 2000);
     enum { CALLS = 24 };
     for (unsigned i = 0; i < CALLS; i++) {
@@ -171,14 +179,7 @@ test_transport_idle_workers_do_their_chores(void **state)
     evrepl_status st;
     assert_int_equal(evrepl_client_propagate_event(c, VALID_ID, NULL, &r, &st), EVREPL_CODE_OK);
     evrepl_receipt_clear(&r);
-    uint64_t until = evri_now_ns() + 10000 * EVRI_NS_PER_MS;
-    while ((atomic_load(&s.own[0].idle_calls) < 2 || atomic_load(&s.own[1].idle_calls) < 2) &&
-           evri_now_ns() < until) {
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    assert_true(atomic_load(&s.own[0].idle_calls) >= 2);
-    assert_true(atomic_load(&s.own[1].idle_calls) >= 2);
+    await_idle_calls(&s, 2, 2);
     evrepl_client_destroy(c);
     server_stop(&s);
     // Not on start: the first chore comes after a second without calls.

@@ -1,6 +1,7 @@
-// Faults under the postgres backend: a replica blocked by a lock (slow), a replica killed with
-// SIGKILL in the middle of a full audit. Every call returns before its deadline with the
-// truth about each replica, and the same server recovers by itself.
+// Faults under the postgres backend: a replica blocked by a lock (slow), a flood of
+// notifications to an idle server, a connect cut by a deadline and then left alone, a replica
+// killed with SIGKILL in the middle of a full audit. Every call returns before its deadline
+// with the truth about each replica, and the same server recovers by itself.
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
